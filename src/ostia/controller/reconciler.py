@@ -1,0 +1,354 @@
+"""The reconciler: takes load balancers with pending work under a lease and completes it.
+
+The API only records the desired state and marks objects PENDING_*. Here, for each such
+load balancer:
+
+1. take the lease (a compare-and-set on ``reconcile_state``; a lease whose holder died
+   expires, and a restarted controller reclaims its own at once),
+2. read the whole tree and hand it to the provider, outside any transaction,
+3. in one transaction, settle the statuses: PENDING_CREATE/UPDATE become ACTIVE,
+   PENDING_DELETE rows go away (a load balancer stays as DELETED), operating statuses
+   are set as Octavia's worker sets them,
+4. on failure retry with backoff, and after ``max_attempts`` mark the pending objects
+   ERROR with the reason kept in ``reconcile_state.last_error``.
+
+The tree cannot change between 2 and 3: while the load balancer is PENDING_* the API
+refuses every change to it (409), as Octavia does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from ostia import constants
+from ostia.config import ControllerSettings
+from ostia.controller.provider import Provider
+from ostia.db.engine import Database
+from ostia.db.models import (
+    HealthMonitor,
+    L7Policy,
+    L7Rule,
+    Listener,
+    LoadBalancer,
+    Pool,
+    ReconcileState,
+    utcnow,
+)
+from ostia.db.notify import WorkSignal
+
+LOG = logging.getLogger(__name__)
+
+TREE_OPTIONS = (
+    selectinload(LoadBalancer.listeners)
+    .selectinload(Listener.l7policies)
+    .selectinload(L7Policy.rules),
+    selectinload(LoadBalancer.listeners).selectinload(Listener.default_pool),
+    selectinload(LoadBalancer.pools).selectinload(Pool.members),
+    selectinload(LoadBalancer.pools).selectinload(Pool.health_monitor),
+    selectinload(LoadBalancer.pools).selectinload(Pool.default_listeners),
+    selectinload(LoadBalancer.pools).selectinload(Pool.redirecting_l7policies),
+)
+
+
+def load_tree(session: Session, lb_id: str) -> LoadBalancer | None:
+    """The load balancer with everything under it loaded, usable after the session ends."""
+    stmt = select(LoadBalancer).where(LoadBalancer.id == lb_id).options(*TREE_OPTIONS)
+    return session.scalars(stmt).one_or_none()
+
+
+def tree_objects(lb: LoadBalancer) -> Iterator[Any]:
+    """Every object under the load balancer, parents before children."""
+    for listener in lb.listeners:
+        yield listener
+        for policy in listener.l7policies:
+            yield policy
+            yield from policy.rules
+    for pool in lb.pools:
+        yield pool
+        if pool.health_monitor is not None:
+            yield pool.health_monitor
+        yield from pool.members
+
+
+def _enabled_status(obj: Any) -> str:
+    return constants.ONLINE if obj.enabled else constants.OFFLINE
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: ControllerSettings,
+        db: Database,
+        signal: WorkSignal,
+        provider: Provider,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.signal = signal
+        self.provider = provider
+        self.owner = f"{settings.instance_id}/{os.getpid()}"
+        self._stop = threading.Event()
+        self._inflight: set[str] = set()
+        self._inflight_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- running -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.reclaim_leases()
+        self._stop.clear()
+        self._executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="reconcile")
+        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.signal.event.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    def _loop(self) -> None:
+        last_renewal = utcnow()
+        while not self._stop.is_set():
+            self.signal.event.clear()
+            try:
+                for lb_id in self.due_load_balancers():
+                    self._submit(lb_id)
+                if (utcnow() - last_renewal).total_seconds() >= self.settings.lease_seconds / 3:
+                    self._renew_leases()
+                    last_renewal = utcnow()
+            except Exception:
+                LOG.exception("reconciler scan failed; retrying")
+            self.signal.event.wait(self.settings.poll_interval)
+
+    def _submit(self, lb_id: str) -> None:
+        with self._inflight_lock:
+            if lb_id in self._inflight or self._executor is None:
+                return
+            self._inflight.add(lb_id)
+        self._executor.submit(self._work, lb_id)
+
+    def _work(self, lb_id: str) -> None:
+        try:
+            self.reconcile(lb_id)
+        except Exception:
+            LOG.exception("reconciling load balancer %s failed", lb_id)
+        finally:
+            with self._inflight_lock:
+                self._inflight.discard(lb_id)
+            self.signal.event.set()
+
+    # -- leases --------------------------------------------------------------------
+
+    def due_load_balancers(self) -> list[str]:
+        now = utcnow()
+        stmt = (
+            select(LoadBalancer.id)
+            .join(ReconcileState, ReconcileState.load_balancer_id == LoadBalancer.id)
+            .where(
+                LoadBalancer.provisioning_status.in_(constants.PENDING_STATUSES),
+                or_(ReconcileState.lease_owner.is_(None), ReconcileState.lease_expires_at < now),
+                or_(ReconcileState.retry_at.is_(None), ReconcileState.retry_at <= now),
+            )
+            .order_by(LoadBalancer.updated_at)
+            .limit(self.settings.workers * 4)
+        )
+        with self.db.read() as session:
+            return list(session.scalars(stmt))
+
+    def _lease_until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.settings.lease_seconds)
+
+    def acquire(self, lb_id: str) -> bool:
+        now = utcnow()
+        with self.db.write() as session:
+            result = session.execute(
+                update(ReconcileState)
+                .where(
+                    ReconcileState.load_balancer_id == lb_id,
+                    or_(
+                        ReconcileState.lease_owner.is_(None), ReconcileState.lease_expires_at < now
+                    ),
+                )
+                .values(lease_owner=self.owner, lease_expires_at=self._lease_until())
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def release(self, session: Session, lb_id: str) -> None:
+        session.execute(
+            update(ReconcileState)
+            .where(
+                ReconcileState.load_balancer_id == lb_id, ReconcileState.lease_owner == self.owner
+            )
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+    def _renew_leases(self) -> None:
+        with self._inflight_lock:
+            held = list(self._inflight)
+        if not held:
+            return
+        with self.db.write() as session:
+            session.execute(
+                update(ReconcileState)
+                .where(
+                    ReconcileState.load_balancer_id.in_(held),
+                    ReconcileState.lease_owner == self.owner,
+                )
+                .values(lease_expires_at=self._lease_until())
+            )
+
+    def reclaim_leases(self) -> None:
+        """Free leases held by earlier runs of this controller (same instance id) whose
+        process is gone, so a restarted controller resumes at once instead of waiting for
+        them to expire."""
+        prefix = f"{self.settings.instance_id}/"
+        with self.db.write() as session:
+            holders = session.scalars(
+                select(ReconcileState.lease_owner)
+                .where(ReconcileState.lease_owner.like(f"{prefix}%"))
+                .distinct()
+            ).all()
+            dead = [h for h in holders if h is not None and not _process_alive(h, prefix)]
+            if dead:
+                LOG.info("reclaiming leases of stopped controller runs: %s", ", ".join(dead))
+                session.execute(
+                    update(ReconcileState)
+                    .where(ReconcileState.lease_owner.in_(dead))
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+
+    # -- one load balancer ---------------------------------------------------------
+
+    def reconcile(self, lb_id: str) -> bool:
+        """Complete the pending work of one load balancer; False if another holds it."""
+        if not self.acquire(lb_id):
+            return False
+        try:
+            with self.db.read() as session:
+                lb = load_tree(session, lb_id)
+            if lb is None or lb.provisioning_status not in constants.PENDING_STATUSES:
+                with self.db.write() as session:
+                    self.release(session, lb_id)
+                return True
+            try:
+                if lb.provisioning_status == constants.PENDING_DELETE:
+                    self.provider.delete(lb)
+                elif lb.failover_requested:
+                    self.provider.failover(lb)
+                else:
+                    self.provider.apply(lb)
+            except Exception as exc:
+                LOG.warning("load balancer %s: %s", lb_id, exc)
+                self._record_failure(lb_id, exc)
+                return True
+            with self.db.write() as session:
+                self._settle(session, lb_id)
+                self.release(session, lb_id)
+            return True
+        except BaseException:
+            with self.db.write() as session:
+                self.release(session, lb_id)
+            raise
+
+    def _settle(self, session: Session, lb_id: str) -> None:
+        lb = load_tree(session, lb_id)
+        if lb is None:
+            return
+        if lb.provisioning_status == constants.PENDING_DELETE:
+            for listener in list(lb.listeners):
+                session.delete(listener)
+            for pool in list(lb.pools):
+                session.delete(pool)
+            lb.provisioning_status = constants.DELETED
+        else:
+            for obj in list(tree_objects(lb)):
+                self._settle_object(session, obj)
+            lb.provisioning_status = constants.ACTIVE
+            lb.failover_requested = False
+        state = session.get(ReconcileState, lb_id)
+        if state is not None:
+            state.attempts, state.retry_at, state.last_error = 0, None, None
+
+    @staticmethod
+    def _settle_object(session: Session, obj: Any) -> None:
+        status = obj.provisioning_status
+        if status == constants.PENDING_DELETE:
+            if isinstance(obj, HealthMonitor):
+                for member in obj.pool.members:
+                    member.operating_status = constants.NO_MONITOR
+            if isinstance(obj, Pool):
+                for listener in obj.default_listeners:
+                    listener.default_pool_id = None
+            session.delete(obj)
+            return
+        if status in (constants.PENDING_CREATE, constants.PENDING_UPDATE):
+            obj.provisioning_status = constants.ACTIVE
+            if isinstance(obj, (HealthMonitor, L7Policy, L7Rule)):
+                obj.operating_status = _enabled_status(obj)
+
+    def _record_failure(self, lb_id: str, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        with self.db.write() as session:
+            state = session.get(ReconcileState, lb_id)
+            lb = load_tree(session, lb_id)
+            if state is None or lb is None:
+                return
+            state.attempts += 1
+            state.last_error = reason
+            if state.attempts < self.settings.max_attempts:
+                delay = min(
+                    self.settings.retry_initial_delay * 2 ** (state.attempts - 1),
+                    self.settings.retry_max_delay,
+                )
+                state.retry_at = utcnow() + timedelta(seconds=delay)
+            else:
+                self._mark_error(lb)
+                state.attempts, state.retry_at = 0, None
+            self.release(session, lb_id)
+        self.signal.event.set()
+
+    @staticmethod
+    def _mark_error(lb: LoadBalancer) -> None:
+        """Give up: pending children go to ERROR and unlock their load balancer; a load
+        balancer whose own create, update, failover or delete failed goes to ERROR."""
+        pending_children = [
+            obj for obj in tree_objects(lb) if obj.provisioning_status in constants.PENDING_STATUSES
+        ]
+        for obj in pending_children:
+            obj.provisioning_status = constants.ERROR
+        own_change = (
+            lb.provisioning_status in (constants.PENDING_CREATE, constants.PENDING_DELETE)
+            or lb.failover_requested
+            or not pending_children
+        )
+        lb.provisioning_status = constants.ERROR if own_change else constants.ACTIVE
+        lb.failover_requested = False
+
+
+def _process_alive(owner: str, prefix: str) -> bool:
+    pid_text = owner[len(prefix) :]
+    if not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

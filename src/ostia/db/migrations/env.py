@@ -1,0 +1,29 @@
+"""Alembic environment: migrations run against the URL handed over by ``ostia db upgrade``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from ostia.db.engine import make_engine
+from ostia.db.models import Base
+
+config = context.config
+
+
+def run_migrations() -> None:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url, "ostia.db.migrate sets sqlalchemy.url"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations()
