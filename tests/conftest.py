@@ -110,14 +110,10 @@ def database(
 
 
 def empty_tables(db: Database) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
+    # DELETE beats TRUNCATE on tables this small.
     with db.engine.begin() as conn:
-        if db.backend == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names}"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @dataclass

@@ -56,7 +56,15 @@ def _serve(runtime: Runtime, announce: str) -> None:
             print(announce, flush=True)
 
     server.startup = startup  # type: ignore[method-assign]
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; let
+    # that end the command normally, so the caller's cleanup runs.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_quietly)
     server.run()
+
+
+def _exit_quietly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _url(settings: Settings) -> str:

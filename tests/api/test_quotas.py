@@ -152,8 +152,18 @@ class TestList:
         put_quota(api, "project-b", load_balancer=50, member=50)
         null = dict.fromkeys(LIMITS)
         expected = [
-            {**quota_of("project-a", **null), "load_balancer": -1, "loadbalancer": -1, "listener": 30},
-            {**quota_of("project-b", **null), "load_balancer": 50, "loadbalancer": 50, "member": 50},
+            {
+                **quota_of("project-a", **null),
+                "load_balancer": -1,
+                "loadbalancer": -1,
+                "listener": 30,
+            },
+            {
+                **quota_of("project-b", **null),
+                "load_balancer": 50,
+                "loadbalancer": 50,
+                "member": 50,
+            },
         ]
         assert expect(api.get(QUOTAS), 200) == {"quotas": expected, "quotas_links": []}
 
@@ -208,8 +218,8 @@ class TestPolicy:
         assert expect(reader.get(f"{QUOTAS}/{PROJECT}/default"), 200)["quota"]["member"] == -1
         listed = expect(reader.get(QUOTAS), 200)["quotas"]
         assert [q["project_id"] for q in listed] == [PROJECT]
-        other = expect(reader.get(QUOTAS, params={"project_id": OTHER_PROJECT}), 403)
-        assert other["faultstring"] == "Policy does not allow this request to be performed."
+        other = reader.get(QUOTAS, params={"project_id": OTHER_PROJECT})
+        assert fault(other, 403) == "Policy does not allow this request to be performed."
         fault(reader.get(f"{QUOTAS}/{OTHER_PROJECT}"), 403)
         fault(reader.get(f"{QUOTAS}/{OTHER_PROJECT}/default"), 403)
         fault(reader.get(f"{QUOTAS}/defaults"), 403)

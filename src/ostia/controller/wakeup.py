@@ -43,7 +43,7 @@ class NotifyListener:
                 with psycopg.connect(self.url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        for _ in conn.notifies(timeout=0.2, stop_after=1):
                             self.signal.event.set()
             except psycopg.Error as exc:
                 LOG.warning("lost the PostgreSQL notification channel (%s); reconnecting", exc)

@@ -125,6 +125,11 @@ def show_entry(
     return only_fields(request, [item])[0]
 
 
+def _lock_entry(catalog: Catalog, session: Session, key: str) -> Any:
+    # Only the entry's own row: PostgreSQL cannot lock the outer-joined profile.
+    return get_or_404(session, catalog.model, key, with_for_update={"of": catalog.model})
+
+
 def _refuse_taken_name(catalog: Catalog, session: Session, name: str) -> None:
     if session.scalar(select(func.count()).where(catalog.model.name == name)):
         raise RecordAlreadyExists(field=catalog.label, name=name)
@@ -162,7 +167,7 @@ def update_entry(
     _refuse_nil(catalog.resource, key)
     _refuse_nulls(changes, ("name", "enabled"))
     with svc.db.write() as session:
-        entry = get_or_404(session, catalog.model, key, with_for_update=True)
+        entry = _lock_entry(catalog, session, key)
         if "name" in changes and changes["name"] != entry.name:
             _refuse_taken_name(catalog, session, changes["name"])
         for name, value in changes.items():
@@ -175,7 +180,7 @@ def delete_entry(catalog: Catalog, key: str, svc: Services, ctx: RequestContext)
     policy.enforce(ctx, f"{catalog.rbac}:delete", ctx.project_id)
     _refuse_nil(catalog.resource, key)
     with svc.db.write() as session:
-        entry = get_or_404(session, catalog.model, key, with_for_update=True)
+        entry = _lock_entry(catalog, session, key)
         session.execute(
             update(LoadBalancer)
             .where(catalog.used_by == key, LoadBalancer.provisioning_status == constants.DELETED)

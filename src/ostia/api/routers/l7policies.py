@@ -98,7 +98,7 @@ RULE_LISTABLE = Listable(
 
 LIST_OPTIONS = (selectinload(L7Policy.rules).load_only(L7Rule.id),)
 
-# What a policy keeps of its redirect settings once its action is set (Octavia's update).
+# The redirect settings an update clears when it sets the action (Octavia's repository).
 CLEARED_BY_ACTION = {
     constants.REJECT: ("redirect_url", "redirect_pool_id", "redirect_prefix", "redirect_http_code"),
     constants.REDIRECT_TO_URL: ("redirect_pool_id", "redirect_prefix"),
@@ -110,11 +110,11 @@ DEFAULT_REDIRECT_CODE = 302
 # URLs as Octavia's rfc3986 validation accepts them: http(s), a host, a clean path.
 URL_CONTROL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
 URL = re.compile(
-    r"^(?:https?)://"
+    r"^https?://"
     r"(?:[^@/?#]*@)?"
-    r"(?P<host>\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)"
+    r"(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)"
     r"(?::[0-9]*)?"
-    r"(?P<path>(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*)"
+    r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*)*"
     r"(?:\?[^#]*)?(?:#.*)?$"
 )
 

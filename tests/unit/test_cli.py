@@ -1,0 +1,95 @@
+"""The ``ostia`` command as a person runs it: the demonstration, ``up``, ``db upgrade``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ostia.db import migrate
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ostia(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ostia.cli", *args]
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    result = subprocess.run(
+        ostia("db", "upgrade"),
+        env={**os.environ, "OSTIA_DATABASE__URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "is at the current schema" in result.stdout
+    assert migrate.is_current(url)
+
+
+def test_api_refuses_an_old_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    result = subprocess.run(
+        ostia("api"),
+        env={**os.environ, "OSTIA_DATABASE__URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "run 'ostia db upgrade' first" in result.stderr
+
+
+def test_demo_runs_to_the_end(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ostia("demo", "--port", str(free_port())),
+        env={**os.environ, "OSTIA_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "answered 201" in out and "PENDING_CREATE/OFFLINE" in out
+    assert "lb1 is ACTIVE" in out
+    assert "Listener-1 -> Pool-1 (ACTIVE): 192.168.1.14:80, 192.168.1.6:80; monitor PING" in out
+    assert "and everything under it are gone" in out
+
+
+def test_up_serves_until_stopped(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        ostia("up", "--port", str(port)),
+        env={**os.environ, "OSTIA_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                versions = httpx.get(f"http://127.0.0.1:{port}/", timeout=1).json()["versions"]
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert versions[-1]["status"] == "CURRENT"
+        assert (tmp_path / "ostia.sqlite").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+    assert f"API: http://127.0.0.1:{port}/" in out
