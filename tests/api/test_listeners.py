@@ -233,7 +233,14 @@ class TestCreate:
         assert fault(post(api, lb["id"], timeout_client_data=2073600001), 400).startswith(
             "Invalid input for field/attribute timeout_client_data."
         )
+        for name, value in (
+            ("default_pool", {"name": "p"}),
+            ("l7policies", [{"action": "REJECT"}]),
+        ):
+            message = fault(post(api, lb["id"], **{name: value}), 400)
+            assert message == f"Unknown attribute for argument listener: {name}"
         assert listed(api) == []
+        create_listener(api, lb["id"], l7policies=[])
 
 
 class TestPorts:

@@ -6,12 +6,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import QueryParams
 
 from ostia import constants
 from ostia.api import policy
 from ostia.api.context import RequestContext
+from ostia.api.listing import ColumnLike
 from ostia.db.models import LoadBalancer
 from ostia.errors import NotFound, PolicyForbidden
 
@@ -52,7 +52,7 @@ def scope_list(
     resource: str,
     params: QueryParams,
     stmt: Select[Any],
-    project_column: ColumnElement[Any],
+    project_column: ColumnLike,
 ) -> Select[Any]:
     """Octavia's list authorization: global readers see every project (or the one they
     filter on); everyone else sees only their own project."""

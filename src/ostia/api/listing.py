@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, Select, and_, exists, func, or_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import QueryParams
 
@@ -26,9 +26,13 @@ from ostia.errors import (
 
 AUXILIARY_PARAMS = {"limit", "marker", "sort", "sort_key", "sort_dir", "fields", "page_reverse"}
 TAG_PARAMS = ("tags", "tags-any", "not-tags", "not-tags-any")
-DEFAULT_SORT_KEYS = ("created_at", "id")
+DEFAULT_SORT_KEYS = ("created_at",)
 TRUE_STRINGS = {"true", "1", "yes", "on", "t", "y"}
 FALSE_STRINGS = {"false", "0", "no", "off", "f", "n"}
+
+
+# An API attribute as SQL: a mapped column or any column expression.
+ColumnLike = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,12 @@ class Listable:
     """How an object type is listed: its API attributes as SQL expressions."""
 
     model: Any
-    columns: Mapping[str, ColumnElement[Any]]
+    columns: Mapping[str, ColumnLike]
     # Attributes stored as JSON lists; a filter on one matches rows whose list holds the value.
     list_columns: frozenset[str] = frozenset()
     tagged: bool = True
+    # The attribute that names an object: the last sort key, the pagination marker.
+    key: str = "id"
 
 
 @dataclass
@@ -57,7 +63,7 @@ def parse_bool(name: str, value: str) -> bool:
     raise InvalidInput(name, value, "Value should be a boolean (true or false).")
 
 
-def _convert(name: str, column: ColumnElement[Any], value: str) -> Any:
+def _convert(name: str, column: ColumnLike, value: str) -> Any:
     column_type = column.type
     try:
         if isinstance(column_type, Boolean):
@@ -77,7 +83,7 @@ def split_values(values: Iterable[str]) -> list[str]:
     return [item for value in values for item in value.split(",") if item != ""]
 
 
-def _null_safe(column: ColumnElement[Any]) -> ColumnElement[Any]:
+def _null_safe(column: ColumnLike) -> ColumnElement[Any]:
     column_type = column.type
     if isinstance(column_type, (Integer, Float, Boolean)):
         return func.coalesce(column, 0)
@@ -133,7 +139,7 @@ class ListQuery:
         for name, _ in keys:
             if name not in self.spec.columns:
                 raise InvalidSortKey(key=name)
-        for default in DEFAULT_SORT_KEYS:
+        for default in (*DEFAULT_SORT_KEYS, self.spec.key):
             if default in self.spec.columns and default not in {k for k, _ in keys}:
                 keys.append((default, "asc"))
         return keys
@@ -159,7 +165,7 @@ class ListQuery:
         return clauses
 
     def _tag_filters(self) -> list[ColumnElement[bool]]:
-        resource_id = self.spec.model.id
+        resource_id = self.spec.columns[self.spec.key]
 
         def has(tag: str) -> ColumnElement[bool]:
             return exists().where(Tag.resource_id == resource_id, Tag.tag == tag)
@@ -180,7 +186,8 @@ class ListQuery:
 
     def _marker_clause(self, session: Session, stmt: Select[Any]) -> ColumnElement[bool]:
         columns = [_null_safe(self.spec.columns[name]) for name, _ in self.sort]
-        marker_stmt = stmt.with_only_columns(*columns).where(self.spec.model.id == self.marker)
+        key = self.spec.columns[self.spec.key]
+        marker_stmt = stmt.with_only_columns(*columns).where(key == self.marker)
         marker_values = session.execute(marker_stmt.limit(1)).first()
         if marker_values is None:
             raise InvalidMarker(key=self.marker)
@@ -219,10 +226,11 @@ class ListQuery:
                 common.append((name, value))
         links = []
         if self.marker is not None:
-            previous = common + [("marker", rows[0].id), ("page_reverse", "True")]
+            first = getattr(rows[0], self.spec.key)
+            previous = common + [("marker", first), ("page_reverse", "True")]
             links.append({"href": f"{url}?{urlencode(previous)}", "rel": "previous"})
         if self.limit is not None and len(rows) >= self.limit:
-            following = common + [("marker", rows[-1].id)]
+            following = common + [("marker", getattr(rows[-1], self.spec.key))]
             links.append({"href": f"{url}?{urlencode(following)}", "rel": "next"})
         return links
 
@@ -231,7 +239,3 @@ class ListQuery:
             return items
         wanted = set(self.fields)
         return [{k: v for k, v in item.items() if k in wanted} for item in items]
-
-
-def id_list(rows: Iterable[Any]) -> list[dict[str, str]]:
-    return [{"id": row.id} for row in rows]

@@ -43,7 +43,7 @@ def effective_limits(quota: Quota | None, defaults: QuotaSettings) -> dict[str, 
     return limits
 
 
-def _lock_project(session: Session, project_id: str) -> Quota:
+def lock_project(session: Session, project_id: str) -> Quota:
     """The project's quota row, locked so concurrent creates count one after another."""
     stmt = select(Quota).where(Quota.project_id == project_id).with_for_update()
     quota = session.scalars(stmt).one_or_none()
@@ -67,7 +67,7 @@ def check_quota(
     limits = effective_limits(session.get(Quota, project_id), defaults)
     if all(limits[column] == -1 for column in wanted):
         return
-    limits = effective_limits(_lock_project(session, project_id), defaults)
+    limits = effective_limits(lock_project(session, project_id), defaults)
     for column, count in wanted.items():
         limit = limits[column]
         if limit == -1:

@@ -57,6 +57,7 @@ ZONES = Catalog(
     resource="Availability Zone",
     listable=Listable(
         model=AvailabilityZone,
+        key="name",
         columns={
             "name": AvailabilityZone.name,
             "description": AvailabilityZone.description,

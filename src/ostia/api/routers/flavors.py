@@ -26,9 +26,8 @@ from ostia.api import policy
 from ostia.api.access import get_or_404
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
-from ostia.api.listing import Listable
+from ostia.api.listing import Listable, ListQuery
 from ostia.api.routers.providers import FLAVOR, check_profile_data, only_fields
-from ostia.api.routers.quotas import KeyedListQuery
 from ostia.api.schemas.common import Body
 from ostia.api.schemas.flavor import (
     FlavorProfileRootPOST,
@@ -94,11 +93,9 @@ def _refuse_nulls(changes: dict[str, Any], attributes: tuple[str, ...]) -> None:
 
 
 def _page(
-    request: Request, svc: Services, listable: Listable, key: str, render: Callable[[Any], Any]
+    request: Request, svc: Services, listable: Listable, render: Callable[[Any], Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    query = KeyedListQuery(
-        request.query_params, listable, svc.settings.api.pagination_max_limit, key
-    )
+    query = ListQuery(request.query_params, listable, svc.settings.api.pagination_max_limit)
     with svc.db.read() as session:
         page = query.page(session, select(listable.model), list_url(request, svc.settings))
         items = [render(row) for row in page.rows]
@@ -112,7 +109,7 @@ def list_entries(
     catalog: Catalog, request: Request, svc: Services, ctx: RequestContext
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     policy.enforce(ctx, f"{catalog.rbac}:get_all", ctx.project_id)
-    return _page(request, svc, catalog.listable, catalog.key, catalog.render)
+    return _page(request, svc, catalog.listable, catalog.render)
 
 
 def show_entry(
@@ -219,7 +216,7 @@ def list_profiles(
     catalog: Catalog, request: Request, svc: Services, ctx: RequestContext
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     policy.enforce(ctx, f"{catalog.profile_rbac}:get_all", ctx.project_id)
-    return _page(request, svc, catalog.profile_listable, "id", lambda p: render_profile(catalog, p))
+    return _page(request, svc, catalog.profile_listable, lambda p: render_profile(catalog, p))
 
 
 def show_profile(

@@ -38,6 +38,7 @@ from ostia.api.schemas.listener import (
 from ostia.config import Settings
 from ostia.db.models import L7Policy, Listener, ListenerStatistics, LoadBalancer, Pool
 from ostia.errors import (
+    BadRequest,
     DisabledOption,
     DuplicateListenerEntry,
     InvalidOption,
@@ -517,6 +518,11 @@ def create_listener(
 ) -> ORJSONResponse:
     spec = body.listener
     settings = svc.settings
+    # Children are created with a listener only in a fully populated load balancer create
+    # (Octavia documents them here too, but fails with a server error).
+    for name in ("default_pool", "l7policies"):
+        if getattr(spec, name):
+            raise BadRequest(detail=f"Unknown attribute for argument listener: {name}")
     with svc.change() as session:
         lb = get_or_404(session, LoadBalancer, spec.loadbalancer_id)
         policy.enforce(ctx, "listener:post", lb.project_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session, contains_eager, lazyload, load_only, selectinload
 
 from ostia import constants
 from ostia.api import graph, policy, views
@@ -79,9 +79,10 @@ LISTABLE = Listable(
     list_columns=frozenset({"vip_sg_ids"}),
 )
 
+# A load balancer as shown and listed: its children only as ids.
 SUMMARY_OPTIONS = (
-    selectinload(LoadBalancer.listeners).load_only(Listener.id),
-    selectinload(LoadBalancer.pools).load_only(Pool.id),
+    selectinload(LoadBalancer.listeners).options(load_only(Listener.id), lazyload("*")),
+    selectinload(LoadBalancer.pools).options(load_only(Pool.id), lazyload("*")),
 )
 
 FULL_OPTIONS = (

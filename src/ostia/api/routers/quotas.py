@@ -3,22 +3,19 @@ limit in it, gets the deployment default (``[quotas]``); the list shows the rows
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from types import SimpleNamespace
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import ORJSONResponse
 from sqlalchemy import select
-from starlette.datastructures import QueryParams
 
 from ostia.api import policy
 from ostia.api.access import scope_list
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import Listable, ListQuery
-from ostia.api.quota import RESOURCES, _lock_project, effective_limits
+from ostia.api.quota import RESOURCES, effective_limits, lock_project
 from ostia.api.schemas.quota import (
     COLUMN_OF,
     QuotaRootPUT,
@@ -31,26 +28,6 @@ from ostia.errors import NotFound
 router = APIRouter(tags=["quotas"])
 
 
-class KeyedListQuery(ListQuery):
-    """A list whose objects are known by another attribute than ``id`` (quotas by project,
-    availability zones by name): that attribute is the last sort key and the marker."""
-
-    def __init__(self, params: QueryParams, spec: Listable, max_limit: str, key: str) -> None:
-        self.key = key
-        super().__init__(
-            params, replace(spec, model=SimpleNamespace(id=spec.columns[key])), max_limit
-        )
-
-    def _parse_sort(self, params: QueryParams) -> list[tuple[str, str]]:
-        keys = super()._parse_sort(params)
-        if all(name != self.key for name, _ in keys):
-            keys.append((self.key, "asc"))
-        return keys
-
-    def _links(self, rows: Sequence[Any], url: str) -> list[dict[str, str]]:
-        return super()._links([SimpleNamespace(id=getattr(row, self.key)) for row in rows], url)
-
-
 LISTABLE = Listable(
     model=Quota,
     columns={
@@ -60,6 +37,7 @@ LISTABLE = Listable(
         **{name: getattr(Quota, column) for name, column in COLUMN_OF.items()},
     },
     tagged=False,
+    key="project_id",
 )
 
 
@@ -79,9 +57,7 @@ def _stored(quota: Quota) -> dict[str, int | None]:
 def list_quotas(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
 ) -> ORJSONResponse:
-    query = KeyedListQuery(
-        request.query_params, LISTABLE, svc.settings.api.pagination_max_limit, "project_id"
-    )
+    query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
     stmt = scope_list(ctx, "quota", request.query_params, select(Quota), Quota.project_id)
     with svc.db.read() as session:
         page = query.page(session, stmt, list_url(request, svc.settings))
@@ -119,7 +95,7 @@ def update_quota(
 ) -> ORJSONResponse:
     policy.enforce(ctx, "quota:put", project_id)
     with svc.db.write() as session:
-        quota = _lock_project(session, project_id)
+        quota = lock_project(session, project_id)
         for column, limit in body.quota.limits().items():
             setattr(quota, column, limit)
         session.flush()

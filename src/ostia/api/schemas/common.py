@@ -16,7 +16,7 @@ def _uuid(value: str) -> str:
     try:
         uuid.UUID(value)
     except ValueError as exc:
-        raise ValueError("unable to convert to UuidType") from exc
+        raise ValueError("Value should be UUID format") from exc
     return value
 
 
