@@ -167,7 +167,7 @@ class TestCreate:
         api: Api = request.getfixturevalue("api")
         create_lb(api)
         message = fault(api.post(LBS, {"loadbalancer": {"vip_subnet_id": VIP_SUBNET}}), 403)
-        assert message == "Quota has been met for resources: LoadBalancer"
+        assert message == "Quota has been met for resources: Load Balancer"
 
 
 class TestFullyPopulatedCreate:

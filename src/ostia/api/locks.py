@@ -53,7 +53,7 @@ def lock_for_child_change(
     if pool is not None and pool.provisioning_status not in constants.MUTABLE_STATUSES:
         raise ImmutableObject(resource="Pool", id=pool.id)
     if l7policy is not None and l7policy.provisioning_status not in constants.MUTABLE_STATUSES:
-        raise ImmutableObject(resource="L7 Policy", id=l7policy.id)
+        raise ImmutableObject(resource="L7Policy", id=l7policy.id)
     lb = lock_load_balancer(session, lb_id)
     if lb.provisioning_status not in constants.MUTABLE_STATUSES:
         raise ImmutableObject(resource=LB_RESOURCE, id=lb_id)

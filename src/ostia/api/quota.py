@@ -25,13 +25,13 @@ from ostia.errors import QuotaExceeded
 
 # quota column -> (model, default option, name in Octavia's 403 message)
 RESOURCES: dict[str, tuple[Any, str, str]] = {
-    "load_balancer": (LoadBalancer, "default_load_balancer_quota", "LoadBalancer"),
+    "load_balancer": (LoadBalancer, "default_load_balancer_quota", "Load Balancer"),
     "listener": (Listener, "default_listener_quota", "Listener"),
     "pool": (Pool, "default_pool_quota", "Pool"),
-    "health_monitor": (HealthMonitor, "default_health_monitor_quota", "HealthMonitor"),
+    "health_monitor": (HealthMonitor, "default_health_monitor_quota", "Health Monitor"),
     "member": (Member, "default_member_quota", "Member"),
-    "l7policy": (L7Policy, "default_l7policy_quota", "L7Policy"),
-    "l7rule": (L7Rule, "default_l7rule_quota", "L7Rule"),
+    "l7policy": (L7Policy, "default_l7policy_quota", "L7 Policy"),
+    "l7rule": (L7Rule, "default_l7rule_quota", "L7 Rule"),
 }
 
 

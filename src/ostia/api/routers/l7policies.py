@@ -41,7 +41,6 @@ from ostia.config import Settings
 from ostia.db.models import L7Policy, L7Rule, Listener, LoadBalancer, Pool
 from ostia.errors import (
     BadRequest,
-    ImmutableObject,
     InvalidInput,
     InvalidL7PolicyAction,
     InvalidL7PolicyArgs,
@@ -535,8 +534,6 @@ def _rule_of(session: Session, l7policy: L7Policy, rule_id: str) -> L7Rule:
 
 
 def _lock_for_rule_change(session: Session, l7policy: L7Policy) -> None:
-    if l7policy.provisioning_status not in constants.MUTABLE_STATUSES:
-        raise ImmutableObject(resource="L7Policy", id=l7policy.id)
     listener = l7policy.listener
     lock_for_child_change(
         session, listener.load_balancer_id, listeners=[listener], l7policy=l7policy

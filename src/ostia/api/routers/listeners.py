@@ -35,6 +35,7 @@ from ostia.api.schemas.listener import (
     ListenerSingleCreate,
     ListenersRootResponse,
 )
+from ostia.api.stats import statistics
 from ostia.config import Settings
 from ostia.db.models import L7Policy, Listener, ListenerStatistics, LoadBalancer, Pool
 from ostia.errors import (
@@ -92,13 +93,6 @@ LISTABLE = Listable(
 LIST_OPTIONS = (selectinload(Listener.l7policies).load_only(L7Policy.id),)
 
 VALID_CIPHERS = re.compile(r"^[A-Za-z0-9\-+!:@=_.]+\Z")
-STAT_COLUMNS = (
-    "bytes_in",
-    "bytes_out",
-    "active_connections",
-    "total_connections",
-    "request_errors",
-)
 
 # Request attributes whose stored column has another name.
 COLUMN_NAMES = {"admin_state_up": "enabled"}
@@ -578,8 +572,5 @@ def listener_stats(
     with svc.db.read() as session:
         listener = get_or_404(session, Listener, listener_id)
         policy.enforce(ctx, "listener:get_stats", listener.project_id)
-        rows = session.scalars(
-            select(ListenerStatistics).where(ListenerStatistics.listener_id == listener_id)
-        ).all()
-        stats = {name: sum(getattr(row, name) for row in rows) for name in STAT_COLUMNS}
+        stats = statistics(session, ListenerStatistics.listener_id == listener_id)
     return ORJSONResponse({"stats": stats})

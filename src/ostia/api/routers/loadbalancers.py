@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager, lazyload, load_only, selectinload
 
 from ostia import constants
@@ -30,6 +30,7 @@ from ostia.api.schemas.loadbalancer import (
     LoadBalancersRootResponse,
     StatusRoot,
 )
+from ostia.api.stats import statistics
 from ostia.api.vip import VipPlan, check_network_allowed, resolve_vip
 from ostia.db.models import (
     AdditionalVip,
@@ -320,17 +321,6 @@ def load_balancer_status(
         policy.enforce(ctx, "loadbalancer:get_status", lb.project_id)
         tree = views.status_tree(lb)
     return ApiResponse(tree)
-
-
-def statistics(session: Session, *conditions: Any) -> dict[str, int]:
-    """Counters summed over ``listener_statistics`` rows matching ``conditions``."""
-    columns = ("bytes_in", "bytes_out", "active_connections", "total_connections", "request_errors")
-    row = session.execute(
-        select(
-            *(func.coalesce(func.sum(getattr(ListenerStatistics, c)), 0) for c in columns)
-        ).where(*conditions)
-    ).one()
-    return {name: int(value) for name, value in zip(columns, row, strict=True)}
 
 
 @router.get("/loadbalancers/{lb_id}/stats", response_model=StatisticsRoot)

@@ -7,7 +7,17 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ostia import constants
-from ostia.api.schemas.common import Body, IdOnly, Link, Name, OwnedBody, Ref, Tags, Timestamps, Uuid
+from ostia.api.schemas.common import (
+    Body,
+    IdOnly,
+    Link,
+    Name,
+    OwnedBody,
+    Ref,
+    Tags,
+    Timestamps,
+    Uuid,
+)
 from ostia.api.schemas.l7rule import L7RuleResponse, L7RuleSingleCreate
 from ostia.api.schemas.pool import PoolSingleCreate
 
