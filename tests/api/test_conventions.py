@@ -87,7 +87,9 @@ def test_wrong_types_name_the_field(api: Api) -> None:
         assert message.startswith(f"Invalid input for field/attribute {field}."), message
     long_name = {"loadbalancer": {"vip_subnet_id": VIP_SUBNET, "name": "x" * 256}}
     assert "at most 255 characters" in fault(api.post(LBS, long_name), 400)
-    assert "Value should be UUID format" in fault(api.post(LBS, {"loadbalancer": {"vip_subnet_id": "abc"}}), 400)
+    assert "Value should be UUID format" in fault(
+        api.post(LBS, {"loadbalancer": {"vip_subnet_id": "abc"}}), 400
+    )
     assert expect(api.get(LBS), 200)["loadbalancers"] == []
 
 

@@ -52,7 +52,7 @@ def collect_pools(
         raise ValidationFailure(
             detail="Pool names must be unique when creating a fully populated loadbalancer."
         )
-    for name in sorted(referenced - set(names)):  # type: ignore[arg-type]
+    for name in sorted(referenced - {n for n in names if n is not None}):
         raise ValidationFailure(
             detail=f"Pool '{name}' was referenced but no full definition was found."
         )
@@ -90,10 +90,11 @@ def create_children(
                     detail=f"Pool definition for '{name}' missing required attribute: {attr}"
                 )
         pool = build_pool(session, settings, lb, spec, project_id)
-        for member_spec in spec.members or []:
-            build_member(settings, pool, member_spec, project_id)
+        # The monitor first: members of a monitored pool start OFFLINE, not NO_MONITOR.
         if spec.healthmonitor is not None:
             build_health_monitor(settings, pool, spec.healthmonitor, project_id)
+        for member_spec in spec.members or []:
+            build_member(settings, pool, member_spec, project_id)
         created[name] = pool
 
     def by_name(name: str | None) -> Pool:

@@ -9,7 +9,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, Select, and_, exists, func, or_
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    exists,
+    func,
+    or_,
+    type_coerce,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import QueryParams
@@ -154,7 +166,9 @@ class ListQuery:
             column = self.spec.columns[name]
             values = self.params.getlist(name)
             if name in self.spec.list_columns:
-                clauses.append(or_(*(column.like(f'%"{v}"%') for v in values)))
+                # Compare with the stored JSON text, not a JSON-encoded pattern.
+                text = type_coerce(column, String)
+                clauses.append(or_(*(text.like(f'%"{v}"%') for v in values)))
             else:
                 converted = [_convert(name, column, v) for v in values]
                 clauses.append(

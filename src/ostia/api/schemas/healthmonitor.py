@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from ostia import constants
 from ostia.api.schemas.common import (
@@ -35,6 +35,15 @@ DomainName = Annotated[
 Seconds = Annotated[int, Field(ge=0, le=constants.MAX_TIMEOUT)]
 
 
+def _http_version(value: float) -> float:
+    if value not in constants.HTTP_VERSIONS:
+        raise ValueError("Value should be one of: 1.0, 1.1")
+    return value
+
+
+HttpVersion = Annotated[float, AfterValidator(_http_version)]
+
+
 class HealthMonitorSingleCreate(Body):
     name: Name | None = None
     type: MonitorType
@@ -47,7 +56,7 @@ class HealthMonitorSingleCreate(Body):
     expected_codes: ExpectedCodes | None = None
     admin_state_up: bool | None = True
     tags: Tags | None = None
-    http_version: Literal[1.0, 1.1] | None = None
+    http_version: HttpVersion | None = None
     domain_name: DomainName | None = None
 
 
@@ -66,7 +75,7 @@ class HealthMonitorPUT(Body):
     expected_codes: ExpectedCodes | None = None
     admin_state_up: bool | None = None
     tags: Tags | None = None
-    http_version: Literal[1.0, 1.1] | None = None
+    http_version: HttpVersion | None = None
     domain_name: DomainName | None = None
 
 

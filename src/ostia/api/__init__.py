@@ -1,0 +1,1 @@
+"""The HTTP layer: the Octavia v2 API."""
