@@ -220,7 +220,7 @@ class TestCreate:
         api: Api = request.getfixturevalue("api")
         _, _, pool = tree(api)
         message = fault(post_hm(api, pool["id"]), 403)
-        assert message == "Quota has been met for resources: HealthMonitor"
+        assert message == "Quota has been met for resources: Health Monitor"
 
 
 class TestUpdate:

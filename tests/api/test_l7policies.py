@@ -265,7 +265,7 @@ class TestCreate:
         listener = create_listener(api, lb["id"])
         create_l7policy(api, lb["id"], listener["id"])
         message = fault(post(api, listener["id"]), 403)
-        assert message.startswith("Quota has been met for resources: L7")
+        assert message == "Quota has been met for resources: L7 Policy"
 
 
 class TestPositions:

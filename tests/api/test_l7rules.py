@@ -241,7 +241,7 @@ class TestCreate:
         tree: dict[str, Any] = request.getfixturevalue("tree")
         create_l7rule(api, tree["lb"], tree["policy"])
         message = fault(post(api, tree["policy"]), 403)
-        assert message.startswith("Quota has been met for resources: L7")
+        assert message == "Quota has been met for resources: L7 Rule"
 
 
 class TestUpdate:

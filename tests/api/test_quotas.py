@@ -121,7 +121,7 @@ class TestUpdate:
         put_quota(api, PROJECT, loadbalancer=0)
         body = {"loadbalancer": {"vip_subnet_id": VIP_SUBNET}}
         assert fault(api.post("/v2/lbaas/loadbalancers", body), 403) == (
-            "Quota has been met for resources: LoadBalancer"
+            "Quota has been met for resources: Load Balancer"
         )
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep
 from ostia.api.listing import Listable
+from ostia.api.responses import ApiResponse
 from ostia.api.routers.flavors import (
     Catalog,
     create_entry,
@@ -91,24 +91,24 @@ ZONES = Catalog(
 @router.get("/availabilityzones", response_model=AvailabilityZonesRootResponse)
 def list_availability_zones(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     items, links = list_entries(ZONES, request, svc, ctx)
-    return ORJSONResponse({"availability_zones": items, "availability_zones_links": links})
+    return ApiResponse({"availability_zones": items, "availability_zones_links": links})
 
 
 @router.get("/availabilityzones/{name}", response_model=AvailabilityZoneRootResponse)
 def show_availability_zone(
     name: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
-    return ORJSONResponse({"availability_zone": show_entry(ZONES, name, request, svc, ctx)})
+) -> ApiResponse:
+    return ApiResponse({"availability_zone": show_entry(ZONES, name, request, svc, ctx)})
 
 
 @router.post("/availabilityzones", status_code=201, response_model=AvailabilityZoneRootResponse)
 def create_availability_zone(
     body: AvailabilityZoneRootPOST, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     item = create_entry(ZONES, body.availability_zone.model_dump(), svc, ctx)
-    return ORJSONResponse(status_code=201, content={"availability_zone": item})
+    return ApiResponse(status_code=201, content={"availability_zone": item})
 
 
 @router.put("/availabilityzones/{name}", response_model=AvailabilityZoneRootResponse)
@@ -117,10 +117,10 @@ def update_availability_zone(
     body: AvailabilityZoneRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.availability_zone
     changes = spec.model_dump(include=spec.model_fields_set)
-    return ORJSONResponse({"availability_zone": update_entry(ZONES, name, changes, svc, ctx)})
+    return ApiResponse({"availability_zone": update_entry(ZONES, name, changes, svc, ctx)})
 
 
 @router.delete("/availabilityzones/{name}", status_code=204, response_class=Response)
@@ -134,9 +134,9 @@ def delete_availability_zone(
 @router.get("/availabilityzoneprofiles", response_model=AvailabilityZoneProfilesRootResponse)
 def list_availability_zone_profiles(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     items, links = list_profiles(ZONES, request, svc, ctx)
-    return ORJSONResponse(
+    return ApiResponse(
         {"availability_zone_profiles": items, "availability_zone_profile_links": links}
     )
 
@@ -146,9 +146,9 @@ def list_availability_zone_profiles(
 )
 def show_availability_zone_profile(
     profile_id: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     item = show_profile(ZONES, profile_id, request, svc, ctx)
-    return ORJSONResponse({"availability_zone_profile": item})
+    return ApiResponse({"availability_zone_profile": item})
 
 
 @router.post(
@@ -158,9 +158,9 @@ def create_availability_zone_profile(
     body: AvailabilityZoneProfileRootPOST,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     item = create_profile(ZONES, body.availability_zone_profile.model_dump(), svc, ctx)
-    return ORJSONResponse(status_code=201, content={"availability_zone_profile": item})
+    return ApiResponse(status_code=201, content={"availability_zone_profile": item})
 
 
 @router.put(
@@ -171,9 +171,9 @@ def update_availability_zone_profile(
     body: AvailabilityZoneProfileRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     item = update_profile(ZONES, profile_id, body.availability_zone_profile, svc, ctx)
-    return ORJSONResponse({"availability_zone_profile": item})
+    return ApiResponse({"availability_zone_profile": item})
 
 
 @router.delete("/availabilityzoneprofiles/{profile_id}", status_code=204, response_class=Response)

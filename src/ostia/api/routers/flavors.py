@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from ostia.api.access import get_or_404
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import Listable, ListQuery
+from ostia.api.responses import ApiResponse
 from ostia.api.routers.providers import FLAVOR, check_profile_data, only_fields
 from ostia.api.schemas.common import Body
 from ostia.api.schemas.flavor import (
@@ -340,25 +340,25 @@ FLAVORS = Catalog(
 @router.get("/flavors", response_model=FlavorsRootResponse)
 def list_flavors(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     items, links = list_entries(FLAVORS, request, svc, ctx)
-    return ORJSONResponse({"flavors": items, "flavors_links": links})
+    return ApiResponse({"flavors": items, "flavors_links": links})
 
 
 @router.get("/flavors/{flavor_id}", response_model=FlavorRootResponse)
 def show_flavor(
     flavor_id: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
-    return ORJSONResponse({"flavor": show_entry(FLAVORS, flavor_id, request, svc, ctx)})
+) -> ApiResponse:
+    return ApiResponse({"flavor": show_entry(FLAVORS, flavor_id, request, svc, ctx)})
 
 
 @router.post("/flavors", status_code=201, response_model=FlavorRootResponse)
 def create_flavor(
     body: FlavorRootPOST, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     values = {"id": str(uuid.uuid4()), **body.flavor.model_dump()}
     item = create_entry(FLAVORS, values, svc, ctx)
-    return ORJSONResponse(status_code=201, content={"flavor": item})
+    return ApiResponse(status_code=201, content={"flavor": item})
 
 
 @router.put("/flavors/{flavor_id}", response_model=FlavorRootResponse)
@@ -367,9 +367,9 @@ def update_flavor(
     body: FlavorRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     changes = body.flavor.model_dump(include=body.flavor.model_fields_set)
-    return ORJSONResponse({"flavor": update_entry(FLAVORS, flavor_id, changes, svc, ctx)})
+    return ApiResponse({"flavor": update_entry(FLAVORS, flavor_id, changes, svc, ctx)})
 
 
 @router.delete("/flavors/{flavor_id}", status_code=204, response_class=Response)
@@ -386,24 +386,24 @@ def delete_flavor(
 @router.get("/flavorprofiles", response_model=FlavorProfilesRootResponse)
 def list_flavor_profiles(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     items, links = list_profiles(FLAVORS, request, svc, ctx)
-    return ORJSONResponse({"flavorprofiles": items, "flavorprofile_links": links})
+    return ApiResponse({"flavorprofiles": items, "flavorprofile_links": links})
 
 
 @router.get("/flavorprofiles/{profile_id}", response_model=FlavorProfileRootResponse)
 def show_flavor_profile(
     profile_id: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
-    return ORJSONResponse({"flavorprofile": show_profile(FLAVORS, profile_id, request, svc, ctx)})
+) -> ApiResponse:
+    return ApiResponse({"flavorprofile": show_profile(FLAVORS, profile_id, request, svc, ctx)})
 
 
 @router.post("/flavorprofiles", status_code=201, response_model=FlavorProfileRootResponse)
 def create_flavor_profile(
     body: FlavorProfileRootPOST, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     item = create_profile(FLAVORS, body.flavorprofile.model_dump(), svc, ctx)
-    return ORJSONResponse(status_code=201, content={"flavorprofile": item})
+    return ApiResponse(status_code=201, content={"flavorprofile": item})
 
 
 @router.put("/flavorprofiles/{profile_id}", response_model=FlavorProfileRootResponse)
@@ -412,9 +412,9 @@ def update_flavor_profile(
     body: FlavorProfileRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     item = update_profile(FLAVORS, profile_id, body.flavorprofile, svc, ctx)
-    return ORJSONResponse({"flavorprofile": item})
+    return ApiResponse({"flavorprofile": item})
 
 
 @router.delete("/flavorprofiles/{profile_id}", status_code=204, response_class=Response)

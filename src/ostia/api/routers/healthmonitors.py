@@ -7,7 +7,6 @@ import uuid
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import select
 
 from ostia import constants
@@ -18,6 +17,7 @@ from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import Listable, ListQuery
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
+from ostia.api.responses import ApiResponse
 from ostia.api.routers.listeners import select_fields
 from ostia.api.schemas.healthmonitor import (
     HealthMonitorPUT,
@@ -240,7 +240,7 @@ def _apply_update(monitor: HealthMonitor, spec: HealthMonitorPUT) -> None:
 @router.get("/healthmonitors", response_model=HealthMonitorsRootResponse)
 def list_health_monitors(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
     stmt = scope_list(
         ctx, "healthmonitor", request.query_params, select(HealthMonitor), HealthMonitor.project_id
@@ -248,7 +248,7 @@ def list_health_monitors(
     with svc.db.read() as session:
         page = query.page(session, stmt, list_url(request, svc.settings))
         items = [views.health_monitor(hm) for hm in page.rows]
-    return ORJSONResponse(
+    return ApiResponse(
         {"healthmonitors": query.select_fields(items), "healthmonitors_links": page.links}
     )
 
@@ -259,18 +259,18 @@ def show_health_monitor(
     request: Request,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     with svc.db.read() as session:
         monitor = get_or_404(session, HealthMonitor, healthmonitor_id)
         policy.enforce(ctx, "healthmonitor:get_one", monitor.project_id)
         item = views.health_monitor(monitor)
-    return ORJSONResponse({"healthmonitor": select_fields(request, item)})
+    return ApiResponse({"healthmonitor": select_fields(request, item)})
 
 
 @router.post("/healthmonitors", status_code=201, response_model=HealthMonitorRootResponse)
 def create_health_monitor(
     body: HealthMonitorRootPOST, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.healthmonitor
     settings = svc.settings
     _check_url_path(spec.url_path)
@@ -285,7 +285,7 @@ def create_health_monitor(
         monitor = _add_health_monitor(pool, spec, project_id)
         session.flush()
         item = views.health_monitor(monitor)
-    return ORJSONResponse(status_code=201, content={"healthmonitor": item})
+    return ApiResponse(status_code=201, content={"healthmonitor": item})
 
 
 @router.put("/healthmonitors/{healthmonitor_id}", response_model=HealthMonitorRootResponse)
@@ -294,7 +294,7 @@ def update_health_monitor(
     body: HealthMonitorRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.healthmonitor
     _check_url_path(spec.url_path)
     with svc.change() as session:
@@ -306,7 +306,7 @@ def update_health_monitor(
         _apply_update(monitor, spec)
         session.flush()
         item = views.health_monitor(monitor)
-    return ORJSONResponse({"healthmonitor": item})
+    return ApiResponse({"healthmonitor": item})
 
 
 @router.delete("/healthmonitors/{healthmonitor_id}", status_code=204, response_class=Response)

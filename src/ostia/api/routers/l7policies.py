@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -20,6 +19,7 @@ from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import Listable, ListQuery
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
+from ostia.api.responses import ApiResponse
 from ostia.api.routers.listeners import check_pool_protocol, select_fields
 from ostia.api.schemas.l7policy import (
     L7PoliciesRootResponse,
@@ -399,7 +399,7 @@ def _policy_lb(l7policy: L7Policy) -> LoadBalancer:
 @router.get("/l7policies", response_model=L7PoliciesRootResponse)
 def list_l7policies(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
     stmt = scope_list(
         ctx,
@@ -411,9 +411,7 @@ def list_l7policies(
     with svc.db.read() as session:
         page = query.page(session, stmt, list_url(request, svc.settings))
         items = [views.l7policy(p) for p in page.rows]
-    return ORJSONResponse(
-        {"l7policies": query.select_fields(items), "l7policies_links": page.links}
-    )
+    return ApiResponse({"l7policies": query.select_fields(items), "l7policies_links": page.links})
 
 
 @router.get("/l7policies/{l7policy_id}", response_model=L7PolicyRootResponse)
@@ -422,18 +420,18 @@ def show_l7policy(
     request: Request,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     with svc.db.read() as session:
         l7policy = get_or_404(session, L7Policy, l7policy_id)
         policy.enforce(ctx, "l7policy:get_one", l7policy.project_id)
         item = views.l7policy(l7policy)
-    return ORJSONResponse({"l7policy": select_fields(request, item)})
+    return ApiResponse({"l7policy": select_fields(request, item)})
 
 
 @router.post("/l7policies", status_code=201, response_model=L7PolicyRootResponse)
 def create_l7policy(
     body: L7PolicyRootPOST, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.l7policy
     if spec.redirect_pool is not None:
         # Only a fully populated load balancer create may define a pool inline.
@@ -466,7 +464,7 @@ def create_l7policy(
             )
         session.flush()
         item = views.l7policy(l7policy)
-    return ORJSONResponse(status_code=201, content={"l7policy": item})
+    return ApiResponse(status_code=201, content={"l7policy": item})
 
 
 @router.put("/l7policies/{l7policy_id}", response_model=L7PolicyRootResponse)
@@ -475,7 +473,7 @@ def update_l7policy(
     body: L7PolicyRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.l7policy
     _check_urls(spec)
     with svc.change() as session:
@@ -497,7 +495,7 @@ def update_l7policy(
         l7policy.provisioning_status = constants.PENDING_UPDATE
         session.flush()
         item = views.l7policy(l7policy)
-    return ORJSONResponse({"l7policy": item})
+    return ApiResponse({"l7policy": item})
 
 
 @router.delete("/l7policies/{l7policy_id}", status_code=204, response_class=Response)
@@ -546,7 +544,7 @@ def list_l7rules(
     request: Request,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     query = ListQuery(request.query_params, RULE_LISTABLE, svc.settings.api.pagination_max_limit)
     with svc.db.read() as session:
         l7policy = _parent_policy(session, l7policy_id)
@@ -554,7 +552,7 @@ def list_l7rules(
         stmt = select(L7Rule).where(L7Rule.l7policy_id == l7policy_id)
         page = query.page(session, stmt, list_url(request, svc.settings))
         items = [views.l7rule(rule) for rule in page.rows]
-    return ORJSONResponse({"rules": query.select_fields(items), "rules_links": page.links})
+    return ApiResponse({"rules": query.select_fields(items), "rules_links": page.links})
 
 
 @router.get("/l7policies/{l7policy_id}/rules/{rule_id}", response_model=L7RuleRootResponse)
@@ -564,12 +562,12 @@ def show_l7rule(
     request: Request,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     with svc.db.read() as session:
         rule = _rule_of(session, _parent_policy(session, l7policy_id), rule_id)
         policy.enforce(ctx, "l7rule:get_one", rule.project_id)
         item = views.l7rule(rule)
-    return ORJSONResponse({"rule": select_fields(request, item)})
+    return ApiResponse({"rule": select_fields(request, item)})
 
 
 @router.post("/l7policies/{l7policy_id}/rules", status_code=201, response_model=L7RuleRootResponse)
@@ -578,7 +576,7 @@ def create_l7rule(
     body: L7RuleRootPOST,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.rule
     with svc.change() as session:
         l7policy = _parent_policy(session, l7policy_id)
@@ -592,7 +590,7 @@ def create_l7rule(
         rule = build_l7rule(l7policy, spec, project_id)
         session.flush()
         item = views.l7rule(rule)
-    return ORJSONResponse(status_code=201, content={"rule": item})
+    return ApiResponse(status_code=201, content={"rule": item})
 
 
 @router.put("/l7policies/{l7policy_id}/rules/{rule_id}", response_model=L7RuleRootResponse)
@@ -602,7 +600,7 @@ def update_l7rule(
     body: L7RuleRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.rule
     given = spec.model_fields_set
     with svc.change() as session:
@@ -628,7 +626,7 @@ def update_l7rule(
         rule.provisioning_status = constants.PENDING_UPDATE
         session.flush()
         item = views.l7rule(rule)
-    return ORJSONResponse({"rule": item})
+    return ApiResponse({"rule": item})
 
 
 @router.delete(

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -26,6 +25,7 @@ from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import Listable, ListQuery, split_values
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
+from ostia.api.responses import ApiResponse
 from ostia.api.schemas.common import StatisticsRoot
 from ostia.api.schemas.listener import (
     ListenerPUT,
@@ -477,7 +477,7 @@ def _apply_update(settings: Settings, listener: Listener, spec: ListenerPUT) -> 
 @router.get("/listeners", response_model=ListenersRootResponse)
 def list_listeners(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
     stmt = scope_list(
         ctx,
@@ -489,7 +489,7 @@ def list_listeners(
     with svc.db.read() as session:
         page = query.page(session, stmt, list_url(request, svc.settings))
         items = [views.listener(listener) for listener in page.rows]
-    return ORJSONResponse({"listeners": query.select_fields(items), "listeners_links": page.links})
+    return ApiResponse({"listeners": query.select_fields(items), "listeners_links": page.links})
 
 
 @router.get("/listeners/{listener_id}", response_model=ListenerRootResponse)
@@ -498,18 +498,18 @@ def show_listener(
     request: Request,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     with svc.db.read() as session:
         listener = get_or_404(session, Listener, listener_id)
         policy.enforce(ctx, "listener:get_one", listener.project_id)
         item = views.listener(listener)
-    return ORJSONResponse({"listener": select_fields(request, item)})
+    return ApiResponse({"listener": select_fields(request, item)})
 
 
 @router.post("/listeners", status_code=201, response_model=ListenerRootResponse)
 def create_listener(
     body: ListenerRootPOST, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.listener
     settings = svc.settings
     # Children are created with a listener only in a fully populated load balancer create
@@ -527,7 +527,7 @@ def create_listener(
         listener = _new_listener(session, settings, lb, spec, lb.project_id)
         session.flush()
         item = views.listener(listener)
-    return ORJSONResponse(status_code=201, content={"listener": item})
+    return ApiResponse(status_code=201, content={"listener": item})
 
 
 @router.put("/listeners/{listener_id}", response_model=ListenerRootResponse)
@@ -536,7 +536,7 @@ def update_listener(
     body: ListenerRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.listener
     settings = svc.settings
     with svc.change() as session:
@@ -550,7 +550,7 @@ def update_listener(
         _apply_update(settings, listener, spec)
         session.flush()
         item = views.listener(listener)
-    return ORJSONResponse({"listener": item})
+    return ApiResponse({"listener": item})
 
 
 @router.delete("/listeners/{listener_id}", status_code=204, response_class=Response)
@@ -568,9 +568,9 @@ def delete_listener(
 @router.get("/listeners/{listener_id}/stats", response_model=StatisticsRoot)
 def listener_stats(
     listener_id: str, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     with svc.db.read() as session:
         listener = get_or_404(session, Listener, listener_id)
         policy.enforce(ctx, "listener:get_stats", listener.project_id)
         stats = statistics(session, ListenerStatistics.listener_id == listener_id)
-    return ORJSONResponse({"stats": stats})
+    return ApiResponse({"stats": stats})

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
@@ -22,6 +21,7 @@ from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import TRUE_STRINGS, Listable, ListQuery
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
+from ostia.api.responses import ApiResponse
 from ostia.api.routers.listeners import select_fields
 from ostia.api.routers.pools import provider_name
 from ostia.api.schemas.member import (
@@ -244,7 +244,7 @@ def _find_member(
 @router.get(MEMBERS, response_model=MembersRootResponse)
 def list_members(
     pool_id: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
     with svc.db.read() as session:
         pool = get_or_404(session, Pool, pool_id)
@@ -252,7 +252,7 @@ def list_members(
         stmt = select(Member).where(Member.pool_id == pool.id)
         page = query.page(session, stmt, list_url(request, svc.settings))
         items = [views.member(m) for m in page.rows]
-    return ORJSONResponse({"members": query.select_fields(items), "members_links": page.links})
+    return ApiResponse({"members": query.select_fields(items), "members_links": page.links})
 
 
 @router.get(MEMBERS + "/{member_id}", response_model=MemberRootResponse)
@@ -262,11 +262,11 @@ def show_member(
     request: Request,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     with svc.db.read() as session:
         member = _find_member(session, ctx, pool_id, member_id, "get_one")
         item = views.member(member)
-    return ORJSONResponse({"member": select_fields(request, item)})
+    return ApiResponse({"member": select_fields(request, item)})
 
 
 @router.post(MEMBERS, status_code=201, response_model=MemberRootResponse)
@@ -275,7 +275,7 @@ def create_member(
     body: MemberRootPOST,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.member
     settings = svc.settings
     with svc.change() as session:
@@ -290,7 +290,7 @@ def create_member(
         _check_address_families(pool, [member])
         session.flush()
         item = views.member(member)
-    return ORJSONResponse(status_code=201, content={"member": item})
+    return ApiResponse(status_code=201, content={"member": item})
 
 
 @router.put(MEMBERS, status_code=202, response_class=Response)
@@ -318,7 +318,7 @@ def update_member(
     body: MemberRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.member
     with svc.change() as session:
         member = _find_member(session, ctx, pool_id, member_id, "put")
@@ -338,7 +338,7 @@ def update_member(
         member.provisioning_status = constants.PENDING_UPDATE
         session.flush()
         item = views.member(member)
-    return ORJSONResponse({"member": item})
+    return ApiResponse({"member": item})
 
 
 @router.delete(MEMBERS + "/{member_id}", status_code=204, response_class=Response)

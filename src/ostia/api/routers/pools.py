@@ -7,7 +7,6 @@ import re
 import uuid
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,6 +18,7 @@ from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import Listable, ListQuery
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
+from ostia.api.responses import ApiResponse
 from ostia.api.routers.listeners import (
     check_alpn_protocols,
     check_ciphers,
@@ -276,7 +276,7 @@ def _parent_of(session: Session, spec: PoolPOST) -> tuple[LoadBalancer, Listener
 @router.get("/pools", response_model=PoolsRootResponse)
 def list_pools(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
     stmt = scope_list(
         ctx, "pool", request.query_params, select(Pool).options(*POOL_OPTIONS), Pool.project_id
@@ -284,24 +284,24 @@ def list_pools(
     with svc.db.read() as session:
         page = query.page(session, stmt, list_url(request, svc.settings))
         items = [views.pool(p) for p in page.rows]
-    return ORJSONResponse({"pools": query.select_fields(items), "pools_links": page.links})
+    return ApiResponse({"pools": query.select_fields(items), "pools_links": page.links})
 
 
 @router.get("/pools/{pool_id}", response_model=PoolRootResponse)
 def show_pool(
     pool_id: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     with svc.db.read() as session:
         pool = get_or_404(session, Pool, pool_id)
         policy.enforce(ctx, "pool:get_one", pool.project_id)
         item = views.pool(pool)
-    return ORJSONResponse({"pool": select_fields(request, item)})
+    return ApiResponse({"pool": select_fields(request, item)})
 
 
 @router.post("/pools", status_code=201, response_model=PoolRootResponse)
 def create_pool(
     body: PoolRootPOST, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.pool
     settings = svc.settings
     with svc.change() as session:
@@ -322,7 +322,7 @@ def create_pool(
         _check_algorithm(lb, pool.lb_algorithm)
         session.flush()
         item = views.pool(pool)
-    return ORJSONResponse(status_code=201, content={"pool": item})
+    return ApiResponse(status_code=201, content={"pool": item})
 
 
 def _put_ciphers(settings: Settings, spec: PoolPUT) -> str:
@@ -385,7 +385,7 @@ def update_pool(
     body: PoolRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     spec = body.pool
     settings = svc.settings
     with svc.change() as session:
@@ -411,7 +411,7 @@ def update_pool(
         _apply_update(settings, pool, spec, sp)
         session.flush()
         item = views.pool(pool)
-    return ORJSONResponse({"pool": item})
+    return ApiResponse({"pool": item})
 
 
 @router.delete("/pools/{pool_id}", status_code=204, response_class=Response)

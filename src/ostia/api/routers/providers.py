@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from ostia import constants
 from ostia.api import policy
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep
 from ostia.api.listing import split_values
+from ostia.api.responses import ApiResponse
 from ostia.api.schemas.provider import (
     AvailabilityZoneCapabilitiesResponse,
     FlavorCapabilitiesResponse,
@@ -129,11 +129,11 @@ def only_fields(request: Request, items: list[dict[str, Any]]) -> list[dict[str,
 @router.get("/providers", response_model=ProvidersRootResponse)
 def list_providers(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     policy.enforce(ctx, "provider:get_all", ctx.project_id)
     providers = svc.settings.api.enabled_provider_drivers
     items = [{"name": name, "description": text} for name, text in providers.items()]
-    return ORJSONResponse({"providers": only_fields(request, items)})
+    return ApiResponse({"providers": only_fields(request, items)})
 
 
 def _capabilities(
@@ -151,9 +151,9 @@ def _capabilities(
 @router.get("/providers/{provider}/flavor_capabilities", response_model=FlavorCapabilitiesResponse)
 def flavor_capabilities(
     provider: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     items = _capabilities(request, svc, ctx, provider, FLAVOR)
-    return ORJSONResponse({"flavor_capabilities": items})
+    return ApiResponse({"flavor_capabilities": items})
 
 
 @router.get(
@@ -162,6 +162,6 @@ def flavor_capabilities(
 )
 def availability_zone_capabilities(
     provider: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     items = _capabilities(request, svc, ctx, provider, AVAILABILITY_ZONE)
-    return ORJSONResponse({"availability_zone_capabilities": items})
+    return ApiResponse({"availability_zone_capabilities": items})

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 from sqlalchemy import select
 
 from ostia.api import policy
@@ -16,6 +15,7 @@ from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
 from ostia.api.listing import Listable, ListQuery
 from ostia.api.quota import RESOURCES, effective_limits, lock_project
+from ostia.api.responses import ApiResponse
 from ostia.api.schemas.quota import (
     COLUMN_OF,
     QuotaRootPUT,
@@ -56,34 +56,34 @@ def _stored(quota: Quota) -> dict[str, int | None]:
 @router.get("/quotas", response_model=QuotasRootResponse)
 def list_quotas(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
     stmt = scope_list(ctx, "quota", request.query_params, select(Quota), Quota.project_id)
     with svc.db.read() as session:
         page = query.page(session, stmt, list_url(request, svc.settings))
         items = [_render(quota.project_id, _stored(quota)) for quota in page.rows]
-    return ORJSONResponse({"quotas": query.select_fields(items), "quotas_links": page.links})
+    return ApiResponse({"quotas": query.select_fields(items), "quotas_links": page.links})
 
 
 @router.get("/quotas/{project_id}", response_model=QuotaRootResponse)
 def show_quota(
     project_id: str, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     """One project's limits, defaults filled in. ``/quotas/defaults`` lands here too, as in
     Octavia: a project named "defaults" normally has no row, so it shows the defaults."""
     policy.enforce(ctx, "quota:get_one", project_id)
     with svc.db.read() as session:
         limits = effective_limits(session.get(Quota, project_id), svc.settings.quotas)
-    return ORJSONResponse({"quota": _render(project_id, limits)})
+    return ApiResponse({"quota": _render(project_id, limits)})
 
 
 @router.get("/quotas/{project_id}/default", response_model=QuotaRootResponse)
 def show_default_quota(
     project_id: str, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
-) -> ORJSONResponse:
+) -> ApiResponse:
     policy.enforce(ctx, "quota:get_defaults", project_id)
     limits = effective_limits(None, svc.settings.quotas)
-    return ORJSONResponse({"quota": _render(project_id, limits)})
+    return ApiResponse({"quota": _render(project_id, limits)})
 
 
 @router.put("/quotas/{project_id}", status_code=202, response_model=QuotaRootResponse)
@@ -92,7 +92,7 @@ def update_quota(
     body: QuotaRootPUT,
     svc: Services = ServicesDep,
     ctx: RequestContext = ContextDep,
-) -> ORJSONResponse:
+) -> ApiResponse:
     policy.enforce(ctx, "quota:put", project_id)
     with svc.db.write() as session:
         quota = lock_project(session, project_id)
@@ -100,7 +100,7 @@ def update_quota(
             setattr(quota, column, limit)
         session.flush()
         limits = effective_limits(quota, svc.settings.quotas)
-    return ORJSONResponse(status_code=202, content={"quota": _render(project_id, limits)})
+    return ApiResponse(status_code=202, content={"quota": _render(project_id, limits)})
 
 
 @router.delete("/quotas/{project_id}", status_code=202, response_class=Response)
