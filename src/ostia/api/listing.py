@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from ostia.db.models import Tag
 from ostia.errors import (
@@ -253,3 +254,9 @@ class ListQuery:
             return items
         wanted = set(self.fields)
         return [{k: v for k, v in item.items() if k in wanted} for item in items]
+
+
+def select_fields(request: Request, item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` reduced to the attributes named by ``fields=`` (all of them without it)."""
+    fields = set(split_values(request.query_params.getlist("fields")))
+    return {k: v for k, v in item.items() if k in fields} if fields else item

@@ -21,13 +21,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from ostia import constants
 from ostia.config import ControllerSettings
@@ -37,46 +36,15 @@ from ostia.db.models import (
     HealthMonitor,
     L7Policy,
     L7Rule,
-    Listener,
     LoadBalancer,
     Pool,
     ReconcileState,
     utcnow,
 )
 from ostia.db.notify import WorkSignal
+from ostia.db.tree import load_tree, tree_objects
 
 LOG = logging.getLogger(__name__)
-
-TREE_OPTIONS = (
-    selectinload(LoadBalancer.listeners)
-    .selectinload(Listener.l7policies)
-    .selectinload(L7Policy.rules),
-    selectinload(LoadBalancer.listeners).selectinload(Listener.default_pool),
-    selectinload(LoadBalancer.pools).selectinload(Pool.members),
-    selectinload(LoadBalancer.pools).selectinload(Pool.health_monitor),
-    selectinload(LoadBalancer.pools).selectinload(Pool.default_listeners),
-    selectinload(LoadBalancer.pools).selectinload(Pool.redirecting_l7policies),
-)
-
-
-def load_tree(session: Session, lb_id: str) -> LoadBalancer | None:
-    """The load balancer with everything under it loaded, usable after the session ends."""
-    stmt = select(LoadBalancer).where(LoadBalancer.id == lb_id).options(*TREE_OPTIONS)
-    return session.scalars(stmt).one_or_none()
-
-
-def tree_objects(lb: LoadBalancer) -> Iterator[Any]:
-    """Every object under the load balancer, parents before children."""
-    for listener in lb.listeners:
-        yield listener
-        for policy in listener.l7policies:
-            yield policy
-            yield from policy.rules
-    for pool in lb.pools:
-        yield pool
-        if pool.health_monitor is not None:
-            yield pool.health_monitor
-        yield from pool.members
 
 
 def _enabled_status(obj: Any) -> str:

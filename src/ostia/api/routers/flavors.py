@@ -25,9 +25,9 @@ from ostia.api import policy
 from ostia.api.access import get_or_404
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
-from ostia.api.listing import Listable, ListQuery
+from ostia.api.listing import Listable, ListQuery, select_fields
 from ostia.api.responses import ApiResponse
-from ostia.api.routers.providers import FLAVOR, check_profile_data, only_fields
+from ostia.api.routers.providers import FLAVOR, check_profile_data
 from ostia.api.schemas.common import Body
 from ostia.api.schemas.flavor import (
     FlavorProfileRootPOST,
@@ -119,7 +119,7 @@ def show_entry(
     _refuse_nil(catalog.resource, key)
     with svc.db.read() as session:
         item = catalog.render(get_or_404(session, catalog.model, key))
-    return only_fields(request, [item])[0]
+    return select_fields(request, item)
 
 
 def _lock_entry(catalog: Catalog, session: Session, key: str) -> Any:
@@ -226,7 +226,7 @@ def show_profile(
     _refuse_nil(catalog.profile_resource_alt, profile_id)
     with svc.db.read() as session:
         item = render_profile(catalog, get_or_404(session, catalog.profile_model, profile_id))
-    return only_fields(request, [item])[0]
+    return select_fields(request, item)
 
 
 def create_profile(

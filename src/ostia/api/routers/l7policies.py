@@ -16,11 +16,11 @@ from ostia.api import policy, views
 from ostia.api.access import get_or_404, scope_list
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
-from ostia.api.listing import Listable, ListQuery
+from ostia.api.listing import Listable, ListQuery, select_fields
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
 from ostia.api.responses import ApiResponse
-from ostia.api.routers.listeners import check_pool_protocol, select_fields
+from ostia.api.routers.listeners import check_pool_protocol
 from ostia.api.schemas.l7policy import (
     L7PoliciesRootResponse,
     L7PolicyPOST,

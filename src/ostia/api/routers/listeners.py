@@ -22,7 +22,7 @@ from ostia.api import policy, views
 from ostia.api.access import get_or_404, scope_list
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
-from ostia.api.listing import Listable, ListQuery, split_values
+from ostia.api.listing import Listable, ListQuery, select_fields
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
 from ostia.api.responses import ApiResponse
@@ -99,12 +99,6 @@ COLUMN_NAMES = {"admin_state_up": "enabled"}
 
 
 # -- shared with the other routers -------------------------------------------------------
-
-
-def select_fields(request: Request, item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` reduced to the attributes named by ``fields=`` (all of them without it)."""
-    fields = set(split_values(request.query_params.getlist("fields")))
-    return {k: v for k, v in item.items() if k in fields} if fields else item
 
 
 def check_pool_protocol(listener_protocol: str, pool_protocol: str) -> None:

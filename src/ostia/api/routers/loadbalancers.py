@@ -16,7 +16,7 @@ from ostia.api import graph, policy, views
 from ostia.api.access import get_or_404, scope_list
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
-from ostia.api.listing import Listable, ListQuery, parse_bool
+from ostia.api.listing import Listable, ListQuery, parse_bool, select_fields
 from ostia.api.locks import lock_load_balancer, transition_load_balancer
 from ostia.api.quota import check_quota
 from ostia.api.responses import ApiResponse
@@ -36,7 +36,6 @@ from ostia.db.models import (
     AdditionalVip,
     AvailabilityZone,
     Flavor,
-    L7Policy,
     Listener,
     ListenerStatistics,
     LoadBalancer,
@@ -44,6 +43,7 @@ from ostia.db.models import (
     ReconcileState,
     Vip,
 )
+from ostia.db.tree import TREE_OPTIONS
 from ostia.errors import (
     DisabledOption,
     ProviderFlavorMismatch,
@@ -86,17 +86,6 @@ SUMMARY_OPTIONS = (
     selectinload(LoadBalancer.pools).options(load_only(Pool.id), lazyload("*")),
 )
 
-FULL_OPTIONS = (
-    selectinload(LoadBalancer.listeners)
-    .selectinload(Listener.l7policies)
-    .selectinload(L7Policy.rules),
-    selectinload(LoadBalancer.pools).selectinload(Pool.members),
-    selectinload(LoadBalancer.pools).selectinload(Pool.health_monitor),
-    selectinload(LoadBalancer.pools).selectinload(Pool.default_listeners),
-    selectinload(LoadBalancer.pools).selectinload(Pool.redirecting_l7policies),
-    selectinload(LoadBalancer.listeners).selectinload(Listener.default_pool),
-)
-
 
 def _visible(stmt: Any) -> Any:
     return stmt.join(LoadBalancer.vip).where(LoadBalancer.provisioning_status != constants.DELETED)
@@ -108,15 +97,6 @@ def _load(session: Session, lb_id: str, *options: Any) -> LoadBalancer:
     if lb is None:
         return get_or_404(session, LoadBalancer, lb_id)  # raises 404
     return lb
-
-
-def _fields(request: Request) -> set[str] | None:
-    fields = [f for value in request.query_params.getlist("fields") for f in value.split(",") if f]
-    return set(fields) or None
-
-
-def _select(item: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
-    return item if fields is None else {k: v for k, v in item.items() if k in fields}
 
 
 @router.get("/loadbalancers", response_model=LoadBalancersRootResponse)
@@ -144,7 +124,7 @@ def show_load_balancer(
         lb = _load(session, lb_id, *SUMMARY_OPTIONS)
         policy.enforce(ctx, "loadbalancer:get_one", lb.project_id)
         item = views.load_balancer(lb)
-    return ApiResponse({"loadbalancer": _select(item, _fields(request))})
+    return ApiResponse({"loadbalancer": select_fields(request, item)})
 
 
 def _provider_and_flavor(
@@ -317,7 +297,7 @@ def load_balancer_status(
     lb_id: str, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
 ) -> ApiResponse:
     with svc.db.read() as session:
-        lb = _load(session, lb_id, *FULL_OPTIONS)
+        lb = _load(session, lb_id, *TREE_OPTIONS)
         policy.enforce(ctx, "loadbalancer:get_status", lb.project_id)
         tree = views.status_tree(lb)
     return ApiResponse(tree)

@@ -18,11 +18,10 @@ from ostia.api import policy, views
 from ostia.api.access import get_or_404
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
-from ostia.api.listing import TRUE_STRINGS, Listable, ListQuery
+from ostia.api.listing import TRUE_STRINGS, Listable, ListQuery, select_fields
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
 from ostia.api.responses import ApiResponse
-from ostia.api.routers.listeners import select_fields
 from ostia.api.routers.pools import provider_name
 from ostia.api.schemas.member import (
     MemberPOST,

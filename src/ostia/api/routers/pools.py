@@ -15,7 +15,7 @@ from ostia.api import policy, views
 from ostia.api.access import get_or_404, scope_list
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep, list_url
-from ostia.api.listing import Listable, ListQuery
+from ostia.api.listing import Listable, ListQuery, select_fields
 from ostia.api.locks import lock_for_child_change
 from ostia.api.quota import check_quota
 from ostia.api.responses import ApiResponse
@@ -24,7 +24,6 @@ from ostia.api.routers.listeners import (
     check_ciphers,
     check_pool_protocol,
     check_tls_versions,
-    select_fields,
 )
 from ostia.api.schemas.pool import (
     Alpn,

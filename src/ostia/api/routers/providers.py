@@ -15,7 +15,7 @@ from ostia import constants
 from ostia.api import policy
 from ostia.api.context import RequestContext
 from ostia.api.deps import ContextDep, Services, ServicesDep
-from ostia.api.listing import split_values
+from ostia.api.listing import select_fields
 from ostia.api.responses import ApiResponse
 from ostia.api.schemas.provider import (
     AvailabilityZoneCapabilitiesResponse,
@@ -118,14 +118,6 @@ def check_profile_data(settings: ApiSettings, provider: str, kind: str, data: An
         raise ProviderUnsupportedOption(prov=provider, user_msg=problem)
 
 
-def only_fields(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The items cut down to the attributes named by ``fields=``, if any."""
-    fields = set(split_values(request.query_params.getlist("fields")))
-    if not fields:
-        return items
-    return [{k: v for k, v in item.items() if k in fields} for item in items]
-
-
 @router.get("/providers", response_model=ProvidersRootResponse)
 def list_providers(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
@@ -133,7 +125,7 @@ def list_providers(
     policy.enforce(ctx, "provider:get_all", ctx.project_id)
     providers = svc.settings.api.enabled_provider_drivers
     items = [{"name": name, "description": text} for name, text in providers.items()]
-    return ApiResponse({"providers": only_fields(request, items)})
+    return ApiResponse({"providers": [select_fields(request, item) for item in items]})
 
 
 def _capabilities(
@@ -145,7 +137,7 @@ def _capabilities(
     for attribute in ("name", "description"):
         if wanted := request.query_params.get(attribute):
             items = [item for item in items if item[attribute] == wanted]
-    return only_fields(request, items)
+    return [select_fields(request, item) for item in items]
 
 
 @router.get("/providers/{provider}/flavor_capabilities", response_model=FlavorCapabilitiesResponse)
