@@ -30,12 +30,14 @@ class Services:
         self.signal.wake()
 
 
-def get_services(request: Request) -> Services:
+# The dependencies are coroutines so that FastAPI runs them inline rather than handing each
+# to the thread pool: they never block.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_context(request: Request) -> RequestContext:
+async def get_context(request: Request) -> RequestContext:
     return noauth_context(request)
 
 

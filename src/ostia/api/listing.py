@@ -3,6 +3,7 @@ with ``*_links``, and ``fields=`` selection."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    exists,
     func,
     or_,
     type_coerce,
@@ -27,7 +27,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
-from ostia.db.models import Tag
 from ostia.errors import (
     InvalidFilterArgument,
     InvalidInput,
@@ -90,6 +89,12 @@ def _convert(name: str, column: ColumnLike, value: str) -> Any:
     except ValueError as exc:
         raise InvalidInput(name, value, str(exc)) from exc
     return value
+
+
+def json_list_has(column: ColumnLike, value: str) -> ColumnElement[bool]:
+    """Whether a JSON list column (stored as text) holds ``value``."""
+    pattern = json.dumps(value).replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return type_coerce(column, String).like(f"%{pattern}%", escape="/")
 
 
 def split_values(values: Iterable[str]) -> list[str]:
@@ -167,9 +172,7 @@ class ListQuery:
             column = self.spec.columns[name]
             values = self.params.getlist(name)
             if name in self.spec.list_columns:
-                # Compare with the stored JSON text, not a JSON-encoded pattern.
-                text = type_coerce(column, String)
-                clauses.append(or_(*(text.like(f'%"{v}"%') for v in values)))
+                clauses.append(or_(*(json_list_has(column, v) for v in values)))
             else:
                 converted = [_convert(name, column, v) for v in values]
                 clauses.append(
@@ -180,23 +183,20 @@ class ListQuery:
         return clauses
 
     def _tag_filters(self) -> list[ColumnElement[bool]]:
-        resource_id = self.spec.columns[self.spec.key]
+        tags = self.spec.model.tags
 
-        def has(tag: str) -> ColumnElement[bool]:
-            return exists().where(Tag.resource_id == resource_id, Tag.tag == tag)
-
-        def has_any(tags: list[str]) -> ColumnElement[bool]:
-            return exists().where(Tag.resource_id == resource_id, Tag.tag.in_(tags))
+        def has_any(names: list[str]) -> ColumnElement[bool]:
+            return or_(*(json_list_has(tags, name) for name in names))
 
         clauses: list[ColumnElement[bool]] = []
-        if tags := split_values(self.params.getlist("tags")):
-            clauses.extend(has(t) for t in tags)
-        if tags := split_values(self.params.getlist("tags-any")):
-            clauses.append(has_any(tags))
-        if tags := split_values(self.params.getlist("not-tags")):
-            clauses.append(~and_(*(has(t) for t in tags)))
-        if tags := split_values(self.params.getlist("not-tags-any")):
-            clauses.append(~has_any(tags))
+        if names := split_values(self.params.getlist("tags")):
+            clauses.extend(json_list_has(tags, name) for name in names)
+        if names := split_values(self.params.getlist("tags-any")):
+            clauses.append(has_any(names))
+        if names := split_values(self.params.getlist("not-tags")):
+            clauses.append(~and_(*(json_list_has(tags, name) for name in names)))
+        if names := split_values(self.params.getlist("not-tags-any")):
+            clauses.append(~has_any(names))
         return clauses
 
     def _marker_clause(self, session: Session, stmt: Select[Any]) -> ColumnElement[bool]:

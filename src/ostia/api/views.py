@@ -6,6 +6,7 @@ against its response model so the two cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,8 +45,32 @@ def _ids(rows: Any) -> list[dict[str, str]]:
     return [{"id": row.id} for row in rows]
 
 
-def load_balancer(lb: LoadBalancer, *, full: bool = False) -> dict[str, Any]:
+@dataclass
+class Children:
+    """A load balancer's listeners and pools as its response shows them: ids, or (right
+    after a create) the whole objects."""
+
+    listener_ids: list[str] = field(default_factory=list)
+    pool_ids: list[str] = field(default_factory=list)
+    rendered: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+
+    @classmethod
+    def full(cls, lb: LoadBalancer) -> Children:
+        return cls(
+            rendered=(
+                [listener(li, full=True) for li in lb.listeners],
+                [pool(p, full=True) for p in lb.pools],
+            )
+        )
+
+
+def load_balancer(lb: LoadBalancer, children: Children) -> dict[str, Any]:
     vip = lb.vip
+    if children.rendered is not None:
+        listeners, pools = children.rendered
+    else:
+        listeners = [{"id": i} for i in children.listener_ids]
+        pools = [{"id": i} for i in children.pool_ids]
     return {
         **_common(lb),
         "name": lb.name or "",
@@ -58,13 +83,11 @@ def load_balancer(lb: LoadBalancer, *, full: bool = False) -> dict[str, Any]:
         "vip_sg_ids": list(vip.sg_ids or []),
         "vip_vnic_type": vip.vnic_type,
         "additional_vips": [
-            {"subnet_id": a.subnet_id, "ip_address": a.ip_address, "port_id": a.port_id}
-            for a in lb.additional_vips
+            {"subnet_id": a["subnet_id"], "ip_address": a["ip_address"], "port_id": a["port_id"]}
+            for a in vip.additional
         ],
-        "listeners": [listener(li, full=True) for li in lb.listeners]
-        if full
-        else _ids(lb.listeners),
-        "pools": [pool(p, full=True) for p in lb.pools] if full else _ids(lb.pools),
+        "listeners": listeners,
+        "pools": pools,
         "provider": lb.provider or DEFAULT_PROVIDER_NAME,
         "flavor_id": lb.flavor_id,
         "availability_zone": lb.availability_zone,

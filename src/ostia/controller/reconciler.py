@@ -21,11 +21,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ostia import constants
@@ -36,9 +38,12 @@ from ostia.db.models import (
     HealthMonitor,
     L7Policy,
     L7Rule,
+    Listener,
     LoadBalancer,
+    Member,
     Pool,
     ReconcileState,
+    SessionPersistence,
     utcnow,
 )
 from ostia.db.notify import WorkSignal
@@ -47,8 +52,74 @@ from ostia.db.tree import load_tree, tree_objects
 LOG = logging.getLogger(__name__)
 
 
-def _enabled_status(obj: Any) -> str:
-    return constants.ONLINE if obj.enabled else constants.OFFLINE
+# Deleted in this order, children before parents.
+DELETE_ORDER = (L7Rule, L7Policy, Member, HealthMonitor, Pool, Listener)
+# Objects whose operating_status Octavia's worker sets when it marks them ACTIVE.
+ONLINE_WHEN_ENABLED = (HealthMonitor, L7Policy, L7Rule)
+
+
+@dataclass
+class SettlePlan:
+    """The statements that settle a load balancer's tree once the data plane runs it."""
+
+    activate: dict[Any, list[str]] = field(default_factory=lambda: defaultdict(list))
+    delete: dict[Any, list[str]] = field(default_factory=lambda: defaultdict(list))
+    unmonitored_pools: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, lb: LoadBalancer) -> SettlePlan:
+        plan = cls()
+        everything = lb.provisioning_status == constants.PENDING_DELETE
+        for obj in tree_objects(lb):
+            if everything or obj.provisioning_status == constants.PENDING_DELETE:
+                plan._delete_with_children(obj)
+            elif obj.provisioning_status in (constants.PENDING_CREATE, constants.PENDING_UPDATE):
+                plan.activate[type(obj)].append(obj.id)
+        return plan
+
+    def _delete_with_children(self, obj: Any) -> None:
+        if obj.id in self.delete[type(obj)]:
+            return
+        self.delete[type(obj)].append(obj.id)
+        children: list[Any] = []
+        if isinstance(obj, Listener):
+            children = list(obj.l7policies)
+        elif isinstance(obj, L7Policy):
+            children = list(obj.rules)
+        elif isinstance(obj, Pool):
+            children = [*obj.members, *([obj.health_monitor] if obj.health_monitor else [])]
+        elif isinstance(obj, HealthMonitor):
+            self.unmonitored_pools.append(obj.pool_id)
+        for child in children:
+            self._delete_with_children(child)
+
+    def apply(self, session: Session) -> None:
+        for model, ids in self.activate.items():
+            values: dict[str, Any] = {"provisioning_status": constants.ACTIVE}
+            if model in ONLINE_WHEN_ENABLED:
+                values["operating_status"] = case(
+                    (model.enabled, constants.ONLINE), else_=constants.OFFLINE
+                )
+            session.execute(update(model).where(model.id.in_(ids)).values(**values))
+        pools = [p for p in self.unmonitored_pools if p not in self.delete[Pool]]
+        if pools:
+            session.execute(
+                update(Member)
+                .where(Member.pool_id.in_(pools))
+                .values(operating_status=constants.NO_MONITOR)
+            )
+        if self.delete[Pool]:
+            session.execute(
+                delete(SessionPersistence).where(SessionPersistence.pool_id.in_(self.delete[Pool]))
+            )
+            session.execute(
+                update(Listener)
+                .where(Listener.default_pool_id.in_(self.delete[Pool]))
+                .values(default_pool_id=None)
+            )
+        for model in DELETE_ORDER:
+            if ids := self.delete[model]:
+                session.execute(delete(model).where(model.id.in_(ids)))
 
 
 class Reconciler:
@@ -223,7 +294,7 @@ class Reconciler:
                 self._record_failure(lb_id, exc)
                 return True
             with self.db.write() as session:
-                self._settle(session, lb_id)
+                self._settle(session, lb)
                 self.release(session, lb_id)
             return True
         except BaseException:
@@ -231,41 +302,26 @@ class Reconciler:
                 self.release(session, lb_id)
             raise
 
-    def _settle(self, session: Session, lb_id: str) -> None:
-        lb = load_tree(session, lb_id)
-        if lb is None:
-            return
-        if lb.provisioning_status == constants.PENDING_DELETE:
-            for listener in list(lb.listeners):
-                session.delete(listener)
-            for pool in list(lb.pools):
-                session.delete(pool)
-            lb.provisioning_status = constants.DELETED
-        else:
-            for obj in list(tree_objects(lb)):
-                self._settle_object(session, obj)
-            lb.provisioning_status = constants.ACTIVE
-            lb.failover_requested = False
-        state = session.get(ReconcileState, lb_id)
-        if state is not None:
-            state.attempts, state.retry_at, state.last_error = 0, None, None
-
     @staticmethod
-    def _settle_object(session: Session, obj: Any) -> None:
-        status = obj.provisioning_status
-        if status == constants.PENDING_DELETE:
-            if isinstance(obj, HealthMonitor):
-                for member in obj.pool.members:
-                    member.operating_status = constants.NO_MONITOR
-            if isinstance(obj, Pool):
-                for listener in obj.default_listeners:
-                    listener.default_pool_id = None
-            session.delete(obj)
-            return
-        if status in (constants.PENDING_CREATE, constants.PENDING_UPDATE):
-            obj.provisioning_status = constants.ACTIVE
-            if isinstance(obj, (HealthMonitor, L7Policy, L7Rule)):
-                obj.operating_status = _enabled_status(obj)
+    def _settle(session: Session, lb: LoadBalancer) -> None:
+        """Record that the data plane now runs ``lb`` (the tree read before the provider
+        ran; it cannot have changed since, the API refusing changes while it is PENDING)."""
+        plan = SettlePlan.of(lb)
+        plan.apply(session)
+        values: dict[str, Any] = {
+            "failover_requested": False,
+            "provisioning_status": (
+                constants.DELETED
+                if lb.provisioning_status == constants.PENDING_DELETE
+                else constants.ACTIVE
+            ),
+        }
+        session.execute(update(LoadBalancer).where(LoadBalancer.id == lb.id).values(**values))
+        session.execute(
+            update(ReconcileState)
+            .where(ReconcileState.load_balancer_id == lb.id)
+            .values(attempts=0, retry_at=None, last_error=None)
+        )
 
     def _record_failure(self, lb_id: str, exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"

@@ -64,37 +64,18 @@ class TimestampMixin:
     updated_at: Mapped[datetime | None] = mapped_column(DateTime, onupdate=utcnow)
 
 
-class Tag(Base):
-    __tablename__ = "tag"
-    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
-
-
-def _tags_relationship(owner: str) -> Any:
-    return relationship(
-        Tag,
-        primaryjoin=f"foreign(Tag.resource_id) == {owner}.id",
-        cascade="all, delete-orphan",
-        lazy="selectin",
-        overlaps="tags",
-    )
-
-
 class TaggedMixin:
-    """Octavia keeps tags as a list of strings on every user-facing object."""
+    """Octavia keeps tags as a list of strings on every user-facing object; Ostia keeps
+    them beside the object, as a JSON list, so reading an object costs no extra query."""
 
-    id: Mapped[str]
-    tags: Mapped[list[Tag]]
+    tags: Mapped[list[str]] = mapped_column(JSONText, default=list)
 
     @property
     def tag_names(self) -> list[str]:
-        return sorted(t.tag for t in self.tags)
+        return list(self.tags or [])
 
     def set_tags(self, names: list[str] | None) -> None:
-        wanted = set(names or [])
-        self.tags = [t for t in self.tags if t.tag in wanted] + [
-            Tag(resource_id=self.id, tag=n) for n in sorted(wanted - {t.tag for t in self.tags})
-        ]
+        self.tags = sorted(set(names or []))
 
 
 class StatusMixin:
@@ -156,9 +137,6 @@ class LoadBalancer(Base, TimestampMixin, StatusMixin, TaggedMixin):
     vip: Mapped[Vip] = relationship(
         back_populates="load_balancer", cascade="all, delete-orphan", lazy="joined"
     )
-    additional_vips: Mapped[list[AdditionalVip]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="AdditionalVip.subnet_id"
-    )
     listeners: Mapped[list[Listener]] = relationship(
         back_populates="load_balancer", cascade="all, delete-orphan", order_by="Listener.created_at"
     )
@@ -166,7 +144,11 @@ class LoadBalancer(Base, TimestampMixin, StatusMixin, TaggedMixin):
         back_populates="load_balancer", cascade="all, delete-orphan", order_by="Pool.created_at"
     )
     reconcile: Mapped[ReconcileState] = relationship(cascade="all, delete-orphan")
-    tags: Mapped[list[Tag]] = _tags_relationship("LoadBalancer")
+
+    @property
+    def vip_addresses(self) -> list[str | None]:
+        """The VIP's address and those of the additional VIPs."""
+        return [self.vip.ip_address, *(extra["ip_address"] for extra in self.vip.additional)]
 
 
 class Vip(Base):
@@ -181,18 +163,10 @@ class Vip(Base):
     qos_policy_id: Mapped[str | None] = mapped_column(String(36))
     vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
     sg_ids: Mapped[list[str]] = mapped_column(JSONText, default=list)
+    # Further VIPs on other subnets of the same network (Octavia's additional_vips):
+    # [{"subnet_id", "network_id", "ip_address", "port_id"}, ...]; fixed at create.
+    additional: Mapped[list[dict[str, str | None]]] = mapped_column(JSONText, default=list)
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="vip")
-
-
-class AdditionalVip(Base):
-    __tablename__ = "additional_vip"
-    load_balancer_id: Mapped[str] = mapped_column(
-        ForeignKey("load_balancer.id", ondelete="CASCADE"), primary_key=True
-    )
-    subnet_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    network_id: Mapped[str | None] = mapped_column(String(36))
-    ip_address: Mapped[str | None] = mapped_column(String(64))
-    port_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Listener(Base, TimestampMixin, StatusMixin, TaggedMixin):
@@ -235,7 +209,6 @@ class Listener(Base, TimestampMixin, StatusMixin, TaggedMixin):
         cascade="all, delete-orphan",
         order_by="L7Policy.position",
     )
-    tags: Mapped[list[Tag]] = _tags_relationship("Listener")
 
 
 class Pool(Base, TimestampMixin, StatusMixin, TaggedMixin):
@@ -271,7 +244,6 @@ class Pool(Base, TimestampMixin, StatusMixin, TaggedMixin):
     session_persistence: Mapped[SessionPersistence | None] = relationship(
         cascade="all, delete-orphan", lazy="joined"
     )
-    tags: Mapped[list[Tag]] = _tags_relationship("Pool")
 
     @property
     def listeners(self) -> list[Listener]:
@@ -312,7 +284,6 @@ class Member(Base, TimestampMixin, StatusMixin, TaggedMixin):
     vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
 
     pool: Mapped[Pool] = relationship(back_populates="members")
-    tags: Mapped[list[Tag]] = _tags_relationship("Member")
 
 
 class HealthMonitor(Base, TimestampMixin, StatusMixin, TaggedMixin):
@@ -333,7 +304,6 @@ class HealthMonitor(Base, TimestampMixin, StatusMixin, TaggedMixin):
     domain_name: Mapped[str | None] = mapped_column(String(255))
 
     pool: Mapped[Pool] = relationship(back_populates="health_monitor")
-    tags: Mapped[list[Tag]] = _tags_relationship("HealthMonitor")
 
 
 class L7Policy(Base, TimestampMixin, StatusMixin, TaggedMixin):
@@ -357,7 +327,6 @@ class L7Policy(Base, TimestampMixin, StatusMixin, TaggedMixin):
     rules: Mapped[list[L7Rule]] = relationship(
         back_populates="l7policy", cascade="all, delete-orphan", order_by="L7Rule.created_at"
     )
-    tags: Mapped[list[Tag]] = _tags_relationship("L7Policy")
 
 
 class L7Rule(Base, TimestampMixin, StatusMixin, TaggedMixin):
@@ -372,7 +341,6 @@ class L7Rule(Base, TimestampMixin, StatusMixin, TaggedMixin):
     invert: Mapped[bool] = mapped_column(Boolean, default=False)
 
     l7policy: Mapped[L7Policy] = relationship(back_populates="rules")
-    tags: Mapped[list[Tag]] = _tags_relationship("L7Rule")
 
 
 class Quota(Base):
@@ -423,7 +391,6 @@ class ReconcileState(Base):
 Index("ix_listener_lb_port", Listener.load_balancer_id, Listener.protocol_port)
 
 __all__ = [
-    "AdditionalVip",
     "AvailabilityZone",
     "AvailabilityZoneProfile",
     "Base",
@@ -440,7 +407,6 @@ __all__ = [
     "Quota",
     "ReconcileState",
     "SessionPersistence",
-    "Tag",
     "Vip",
     "utcnow",
 ]

@@ -196,7 +196,7 @@ def _check_allowed_cidrs(lb: LoadBalancer, cidrs: list[str]) -> None:
         raise ValidationFailure(
             detail="Allowed CIDRs are not allowed when using custom VIP Security Groups."
         )
-    vips = [lb.vip.ip_address] + [vip.ip_address for vip in lb.additional_vips]
+    vips = lb.vip_addresses
     for cidr in cidrs:
         cidr_v6 = ipaddress.ip_network(cidr, strict=False).version == 6
         if not any(cidr_v6 == _is_ipv6(vip) for vip in vips):

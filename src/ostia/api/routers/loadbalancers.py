@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager, lazyload, load_only, selectinload
+from sqlalchemy import literal, select, union_all
+from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from ostia import constants
 from ostia.api import graph, policy, views
@@ -33,7 +33,6 @@ from ostia.api.schemas.loadbalancer import (
 from ostia.api.stats import statistics
 from ostia.api.vip import VipPlan, check_network_allowed, resolve_vip
 from ostia.db.models import (
-    AdditionalVip,
     AvailabilityZone,
     Flavor,
     Listener,
@@ -80,23 +79,44 @@ LISTABLE = Listable(
     list_columns=frozenset({"vip_sg_ids"}),
 )
 
-# A load balancer as shown and listed: its children only as ids.
-SUMMARY_OPTIONS = (
-    selectinload(LoadBalancer.listeners).options(load_only(Listener.id), lazyload("*")),
-    selectinload(LoadBalancer.pools).options(load_only(Pool.id), lazyload("*")),
-)
-
 
 def _visible(stmt: Any) -> Any:
-    return stmt.join(LoadBalancer.vip).where(LoadBalancer.provisioning_status != constants.DELETED)
+    """Load balancers that are not DELETED, each with its VIP (and nothing else) loaded."""
+    return (
+        stmt.join(LoadBalancer.vip)
+        .where(LoadBalancer.provisioning_status != constants.DELETED)
+        .options(contains_eager(LoadBalancer.vip), lazyload("*"))
+    )
 
 
 def _load(session: Session, lb_id: str, *options: Any) -> LoadBalancer:
     stmt = _visible(select(LoadBalancer)).where(LoadBalancer.id == lb_id)
-    lb = session.scalars(stmt.options(contains_eager(LoadBalancer.vip), *options)).one_or_none()
+    lb = session.scalars(stmt.options(*options)).one_or_none()
     if lb is None:
         return get_or_404(session, LoadBalancer, lb_id)  # raises 404
     return lb
+
+
+def _children(session: Session, lb_ids: list[str]) -> dict[str, views.Children]:
+    """The ids of each load balancer's listeners and pools, in one query."""
+    found: dict[str, views.Children] = {lb_id: views.Children() for lb_id in lb_ids}
+    if not lb_ids:
+        return found
+    listeners = select(
+        literal(True).label("is_listener"),
+        Listener.load_balancer_id,
+        Listener.id,
+        Listener.created_at,
+    ).where(Listener.load_balancer_id.in_(lb_ids))
+    pools = select(literal(False), Pool.load_balancer_id, Pool.id, Pool.created_at).where(
+        Pool.load_balancer_id.in_(lb_ids)
+    )
+    for is_listener, lb_id, child_id, _ in session.execute(
+        union_all(listeners, pools).order_by("created_at")
+    ):
+        children = found[lb_id]
+        (children.listener_ids if is_listener else children.pool_ids).append(child_id)
+    return found
 
 
 @router.get("/loadbalancers", response_model=LoadBalancersRootResponse)
@@ -104,13 +124,12 @@ def list_load_balancers(
     request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
 ) -> ApiResponse:
     query = ListQuery(request.query_params, LISTABLE, svc.settings.api.pagination_max_limit)
-    stmt = _visible(select(LoadBalancer)).options(
-        contains_eager(LoadBalancer.vip), *SUMMARY_OPTIONS
-    )
+    stmt = _visible(select(LoadBalancer))
     stmt = scope_list(ctx, "loadbalancer", request.query_params, stmt, LoadBalancer.project_id)
     with svc.db.read() as session:
         page = query.page(session, stmt, list_url(request, svc.settings))
-        items = [views.load_balancer(lb) for lb in page.rows]
+        children = _children(session, [lb.id for lb in page.rows])
+        items = [views.load_balancer(lb, children[lb.id]) for lb in page.rows]
     return ApiResponse(
         {"loadbalancers": query.select_fields(items), "loadbalancers_links": page.links}
     )
@@ -121,9 +140,9 @@ def show_load_balancer(
     lb_id: str, request: Request, svc: Services = ServicesDep, ctx: RequestContext = ContextDep
 ) -> ApiResponse:
     with svc.db.read() as session:
-        lb = _load(session, lb_id, *SUMMARY_OPTIONS)
+        lb = _load(session, lb_id)
         policy.enforce(ctx, "loadbalancer:get_one", lb.project_id)
-        item = views.load_balancer(lb)
+        item = views.load_balancer(lb, _children(session, [lb_id])[lb_id])
     return ApiResponse({"loadbalancer": select_fields(request, item)})
 
 
@@ -186,16 +205,16 @@ def _new_load_balancer(
             qos_policy_id=vip.qos_policy_id,
             sg_ids=vip.sg_ids,
             vnic_type=constants.VNIC_NORMAL,
+            additional=[
+                {
+                    "subnet_id": a.subnet_id,
+                    "network_id": a.network_id,
+                    "ip_address": a.ip_address,
+                    "port_id": a.port_id,
+                }
+                for a in vip.additional
+            ],
         ),
-        additional_vips=[
-            AdditionalVip(
-                subnet_id=a.subnet_id,
-                network_id=a.network_id,
-                ip_address=a.ip_address,
-                port_id=a.port_id,
-            )
-            for a in vip.additional
-        ],
         reconcile=ReconcileState(load_balancer_id=lb_id),
     )
     lb.set_tags(spec.tags)
@@ -238,7 +257,7 @@ def create_load_balancer(
         session.add(lb)
         graph.create_children(session, svc.settings, lb, listeners, pools)
         session.flush()
-        item = views.load_balancer(lb, full=True)
+        item = views.load_balancer(lb, views.Children.full(lb))
     return ApiResponse(status_code=201, content={"loadbalancer": item})
 
 
@@ -251,7 +270,7 @@ def update_load_balancer(
 ) -> ApiResponse:
     spec = body.loadbalancer
     with svc.change() as session:
-        lb = _load(session, lb_id, *SUMMARY_OPTIONS)
+        lb = _load(session, lb_id)
         policy.enforce(ctx, "loadbalancer:put", lb.project_id)
         if spec.given("vip_sg_ids"):
             policy.enforce(ctx, "loadbalancer:put:vip_sg_ids", lb.project_id)
@@ -270,7 +289,7 @@ def update_load_balancer(
         if spec.given("tags"):
             lb.set_tags(spec.tags)
         session.flush()
-        item = views.load_balancer(lb)
+        item = views.load_balancer(lb, _children(session, [lb_id])[lb_id])
     return ApiResponse({"loadbalancer": item})
 
 
@@ -282,9 +301,10 @@ def delete_load_balancer(
     ctx: RequestContext = ContextDep,
 ) -> Response:
     with svc.change() as session:
-        lb = _load(session, lb_id, *SUMMARY_OPTIONS)
+        lb = _load(session, lb_id)
         policy.enforce(ctx, "loadbalancer:delete", lb.project_id)
-        if (lb.listeners or lb.pools) and not parse_bool("cascade", cascade):
+        children = _children(session, [lb_id])[lb_id]
+        if (children.listener_ids or children.pool_ids) and not parse_bool("cascade", cascade):
             raise ValidationFailure(detail=f"Cannot delete Load Balancer {lb_id} - it has children")
         lock_load_balancer(session, lb_id)
         transition_load_balancer(lb, constants.PENDING_DELETE, constants.DELETABLE_STATUSES)

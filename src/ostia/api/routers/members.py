@@ -107,7 +107,7 @@ def _check_address_families(pool: Pool, members: Iterable[Member]) -> None:
         return
     for listener in pool.listeners:
         lb = listener.load_balancer
-        vips = [lb.vip.ip_address, *(extra.ip_address for extra in lb.additional_vips)]
+        vips = lb.vip_addresses
         versions = {ipaddress.ip_address(v).version for v in vips if v}
         for member in members:
             if ipaddress.ip_address(member.ip_address).version not in versions:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 23:39:42.677887
+Create Date: 2026-11-26 00:25:29.427804
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import ostia.db.models
+
 
 revision = "0001"
 down_revision = None
@@ -60,15 +61,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", name=op.f("pk_quota")),
     )
     op.create_table(
-        "tag",
-        sa.Column("resource_id", sa.String(length=36), nullable=False),
-        sa.Column("tag", sa.String(length=255), nullable=False),
-        sa.PrimaryKeyConstraint("resource_id", "tag", name=op.f("pk_tag")),
-    )
-    with op.batch_alter_table("tag", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_tag_tag"), ["tag"], unique=False)
-
-    op.create_table(
         "availability_zone",
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("description", sa.String(length=255), nullable=True),
@@ -114,6 +106,7 @@ def upgrade() -> None:
         sa.Column("provisioning_status", sa.String(length=16), nullable=False),
         sa.Column("operating_status", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("tags", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(
             ["availability_zone"],
             ["availability_zone.name"],
@@ -135,21 +128,6 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "additional_vip",
-        sa.Column("load_balancer_id", sa.String(length=36), nullable=False),
-        sa.Column("subnet_id", sa.String(length=36), nullable=False),
-        sa.Column("network_id", sa.String(length=36), nullable=True),
-        sa.Column("ip_address", sa.String(length=64), nullable=True),
-        sa.Column("port_id", sa.String(length=36), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["load_balancer_id"],
-            ["load_balancer.id"],
-            name=op.f("fk_additional_vip_load_balancer_id_load_balancer"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("load_balancer_id", "subnet_id", name=op.f("pk_additional_vip")),
-    )
-    op.create_table(
         "pool",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("project_id", sa.String(length=36), nullable=True),
@@ -170,6 +148,7 @@ def upgrade() -> None:
         sa.Column("provisioning_status", sa.String(length=16), nullable=False),
         sa.Column("operating_status", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("tags", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(
             ["load_balancer_id"],
             ["load_balancer.id"],
@@ -212,6 +191,7 @@ def upgrade() -> None:
         sa.Column("qos_policy_id", sa.String(length=36), nullable=True),
         sa.Column("vnic_type", sa.String(length=64), nullable=False),
         sa.Column("sg_ids", ostia.db.models.JSONText(), nullable=False),
+        sa.Column("additional", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(
             ["load_balancer_id"],
             ["load_balancer.id"],
@@ -244,6 +224,7 @@ def upgrade() -> None:
         sa.Column("provisioning_status", sa.String(length=16), nullable=False),
         sa.Column("operating_status", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("tags", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(
             ["pool_id"], ["pool.id"], name=op.f("fk_health_monitor_pool_id_pool")
         ),
@@ -293,6 +274,7 @@ def upgrade() -> None:
         sa.Column("provisioning_status", sa.String(length=16), nullable=False),
         sa.Column("operating_status", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("tags", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(
             ["default_pool_id"],
             ["pool.id"],
@@ -340,6 +322,7 @@ def upgrade() -> None:
         sa.Column("provisioning_status", sa.String(length=16), nullable=False),
         sa.Column("operating_status", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("tags", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(["pool_id"], ["pool.id"], name=op.f("fk_member_pool_id_pool")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_member")),
         sa.UniqueConstraint(
@@ -389,6 +372,7 @@ def upgrade() -> None:
         sa.Column("provisioning_status", sa.String(length=16), nullable=False),
         sa.Column("operating_status", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("tags", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(
             ["listener_id"], ["listener.id"], name=op.f("fk_l7policy_listener_id_listener")
         ),
@@ -422,6 +406,7 @@ def upgrade() -> None:
         sa.Column("provisioning_status", sa.String(length=16), nullable=False),
         sa.Column("operating_status", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("tags", ostia.db.models.JSONText(), nullable=False),
         sa.ForeignKeyConstraint(
             ["l7policy_id"], ["l7policy.id"], name=op.f("fk_l7rule_l7policy_id_l7policy")
         ),
@@ -483,7 +468,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pool_load_balancer_id"))
 
     op.drop_table("pool")
-    op.drop_table("additional_vip")
     with op.batch_alter_table("load_balancer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_load_balancer_provisioning_status"))
         batch_op.drop_index(batch_op.f("ix_load_balancer_project_id"))
@@ -491,10 +475,6 @@ def downgrade() -> None:
     op.drop_table("load_balancer")
     op.drop_table("flavor")
     op.drop_table("availability_zone")
-    with op.batch_alter_table("tag", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tag_tag"))
-
-    op.drop_table("tag")
     op.drop_table("quota")
     op.drop_table("listener_statistics")
     op.drop_table("flavor_profile")
