@@ -3,13 +3,13 @@ with ``*_links``, and ``fields=`` selection."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from sqlalchemy import (
     Boolean,
     DateTime,
@@ -93,7 +93,7 @@ def _convert(name: str, column: ColumnLike, value: str) -> Any:
 
 def json_list_has(column: ColumnLike, value: str) -> ColumnElement[bool]:
     """Whether a JSON list column (stored as text) holds ``value``."""
-    pattern = json.dumps(value).replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = orjson.dumps(value).decode().replace("/", "//").replace("%", "/%").replace("_", "/_")
     return type_coerce(column, String).like(f"%{pattern}%", escape="/")
 
 
