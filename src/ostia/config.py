@@ -42,7 +42,9 @@ def default_data_dir() -> Path:
 class ApiSettings(BaseModel):
     bind_host: str = "127.0.0.1"
     bind_port: int = 9876
-    auth_strategy: Literal["noauth"] = "noauth"
+    # noauth: identity from X-Project-Id/X-Roles headers; keystone: X-Auth-Token validated
+    # by Ostia's identity service (or the external Keystone of [identity]).
+    auth_strategy: Literal["noauth", "keystone"] = "noauth"
     pagination_max_limit: str = "1000"
     api_base_uri: str = ""
     max_request_body_size: int = 114688
@@ -91,8 +93,33 @@ class ControllerSettings(BaseModel):
     noop_step_delay: float = 0.0
 
 
+class IdentitySettings(BaseModel):
+    """The embedded Keystone v3 subset, or an external Keystone to validate tokens with."""
+
+    region: str = "RegionOne"
+    # The address clients use to reach Ostia, for the service catalog; empty means
+    # http://<api.bind_host>:<api.bind_port>.
+    public_url: str = ""
+    # Also serve the identity endpoint on this port (Keystone's is 5000); None: only at
+    # <public_url>/identity.
+    port: int | None = None
+    token_expiration: int = 3600
+    # Fernet keys for tokens; empty means <data_dir>/fernet-keys.
+    key_repository: str = ""
+    # Validate tokens against this Keystone (its v3 URL) instead of Ostia's own identity.
+    external_url: str = ""
+    external_username: str = ""
+    external_password: str = ""
+    external_project_name: str = ""
+    external_user_domain_name: str = "Default"
+    external_project_domain_name: str = "Default"
+    validation_cache_seconds: float = 60.0
+
+
 class NetworkingSettings(BaseModel):
-    mode: Literal["noop"] = "noop"
+    # noop: any network, subnet and port id is accepted and nothing is allocated (as
+    # Octavia's noop network driver); managed: Ostia's own networks (/network/v2.0) with IPAM.
+    mode: Literal["noop", "managed"] = "noop"
     allow_vip_network_id: bool = True
     allow_vip_subnet_id: bool = True
     allow_vip_port_id: bool = True
@@ -128,6 +155,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     haproxy: HaproxySettings = Field(default_factory=HaproxySettings)
