@@ -1,6 +1,7 @@
 """API latency and provisioning speed, against Octavia's published figures.
 
-Starts ``ostia up`` (a real server process, noop data plane) on SQLite and on PostgreSQL,
+Starts ``ostia up`` (a real server process, noop data plane) on SQLite and on PostgreSQL
+(and, on PostgreSQL, also the API and the controller as separate processes),
 fills it with 1,000 load balancers (each with a listener, a pool and two members), then
 measures over HTTP with one keep-alive client:
 
@@ -77,7 +78,9 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def ostia_server(database_url: str, data_dir: Path) -> Iterator[str]:
+def ostia_server(database_url: str, data_dir: Path, split: bool) -> Iterator[str]:
+    """``ostia up`` (API and controller in one process), or with ``split`` the API and the
+    controller as two processes, as Octavia runs its API and worker."""
     port = free_port()
     env = {
         **os.environ,
@@ -87,9 +90,17 @@ def ostia_server(database_url: str, data_dir: Path) -> Iterator[str]:
         "OSTIA_API__PAGINATION_MAX_LIMIT": "1000",
     }
     log = (data_dir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ostia.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+
+    def start(*command: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ostia.cli", *command], env=env, stdout=log, stderr=log
+        )
+
+    if split:
+        subprocess.run([sys.executable, "-m", "ostia.cli", "db", "upgrade"], env=env, check=True)
+        processes = [start("api"), start("controller")]
+    else:
+        processes = [start("up")]
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -98,15 +109,16 @@ def ostia_server(database_url: str, data_dir: Path) -> Iterator[str]:
                 httpx.get(base + "/", timeout=1)
                 break
             except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
+                if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
                     raise SystemExit(
-                        f"ostia up did not start; see {data_dir / 'server.log'}"
+                        f"Ostia did not start; see {data_dir / 'server.log'}"
                     ) from None
                 time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
         log.close()
 
 
@@ -209,27 +221,37 @@ def report(backend: str, results: dict[str, float]) -> None:
         print(f"{'':{len(backend) + 2}}{name:<34} {value * 1000:8.2f}ms {octavia:>10} {ratio:>7}")
 
 
+BACKENDS = ("sqlite", "postgresql", "postgresql-split")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help="sqlite and postgresql run `ostia up`; postgresql-split runs `ostia api` and "
+        "`ostia controller` as two processes",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer samples, 200 load balancers")
     args = parser.parse_args()
     fill = 200 if args.quick else 1000
     for backend in args.backends.split(","):
+        if backend not in BACKENDS:
+            raise SystemExit(f"unknown backend {backend}; choose from {', '.join(BACKENDS)}")
         print(f"== {backend}", flush=True)
         with tempfile.TemporaryDirectory(prefix="ostia-bench-") as scratch:
             data_dir = Path(scratch)
+            split = backend.endswith("-split")
             if backend == "sqlite":
-                url = f"sqlite:///{data_dir / 'ostia.sqlite'}"
-                with ostia_server(url, data_dir) as base:
-                    report(backend, measure(base, fill, args.quick))
-            elif backend == "postgresql":
-                with postgres_database() as url, ostia_server(url, data_dir) as base:
+                with ostia_server(
+                    f"sqlite:///{data_dir / 'ostia.sqlite'}", data_dir, split
+                ) as base:
                     report(backend, measure(base, fill, args.quick))
             else:
-                raise SystemExit(f"unknown backend {backend}; choose sqlite or postgresql")
+                with postgres_database() as url, ostia_server(url, data_dir, split) as base:
+                    report(backend, measure(base, fill, args.quick))
 
 
 if __name__ == "__main__":

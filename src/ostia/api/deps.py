@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from ostia.api.context import RequestContext, noauth_context
+from ostia.api.context import RequestContext, noauth_context, token_context
 from ostia.config import Settings
 from ostia.db.engine import Database
 from ostia.db.notify import WorkSignal
@@ -38,6 +38,9 @@ async def get_services(request: Request) -> Services:
 
 
 async def get_context(request: Request) -> RequestContext:
+    services = await get_services(request)
+    if services.settings.api.auth_strategy == "keystone":
+        return await token_context(request)
     return noauth_context(request)
 
 

@@ -244,7 +244,6 @@ def _add_policy(
         description=spec.description,
         enabled=bool(spec.admin_state_up),
         action=values["action"],
-        redirect_pool=pool,
         redirect_url=values["redirect_url"],
         redirect_prefix=values["redirect_prefix"],
         redirect_http_code=values["redirect_http_code"],
@@ -253,6 +252,9 @@ def _add_policy(
     )
     l7policy.set_tags(spec.tags)
     listener.l7policies.append(l7policy)
+    # Only once the policy is in the session: linking it to the pool first would let an
+    # autoflush meet a policy that belongs to no session yet.
+    l7policy.redirect_pool = pool
     _place(listener, l7policy, spec.position)
     return l7policy
 
