@@ -8,6 +8,8 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -15,6 +17,11 @@ import uvicorn
 from ostia import __version__
 from ostia.config import Settings, load_settings
 from ostia.db import migrate
+from ostia.db.engine import Database
+from ostia.identity import admin
+from ostia.identity.errors import KeystoneError
+from ostia.identity.keys import KeyRepository
+from ostia.identity.service import key_repository
 from ostia.runtime import Runtime
 
 LOG = logging.getLogger("ostia")
@@ -120,6 +127,49 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
     print(f"database at {settings.database_url} is at the current schema", flush=True)
 
 
+@contextmanager
+def _identity_db(args: argparse.Namespace) -> Iterator[Database]:
+    settings = _settings(args)
+    _require_current_schema(settings)
+    db = Database(settings.database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def cmd_admin_bootstrap(args: argparse.Namespace) -> None:
+    with _identity_db(args) as db:
+        done = admin.bootstrap(db, args.password, args.username, args.project)
+    print(f"project {args.project}: {done.project_id}", flush=True)
+    print(f"user {args.username}: {done.user_id} (admin on {args.project})", flush=True)
+    print(f"roles: {', '.join(sorted(done.role_ids))}", flush=True)
+
+
+def cmd_admin_project_create(args: argparse.Namespace) -> None:
+    with _identity_db(args) as db:
+        project = admin.create_project(db, args.name, args.description)
+    print(f"project {project.name}: {project.id}", flush=True)
+
+
+def cmd_admin_user_create(args: argparse.Namespace) -> None:
+    with _identity_db(args) as db:
+        user = admin.create_user(db, args.name, args.password, args.project)
+    print(f"user {user.name}: {user.id}", flush=True)
+
+
+def cmd_admin_role_add(args: argparse.Namespace) -> None:
+    with _identity_db(args) as db:
+        user, project, role = admin.add_role(db, args.user, args.project, args.role)
+    print(f"user {user.name} has role {role.name} on project {project.name}", flush=True)
+
+
+def cmd_admin_fernet_rotate(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    keys = KeyRepository(key_repository(settings))
+    print(f"Fernet keys rotated: key {keys.rotate()} is the primary key", flush=True)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from ostia.demo import run_demo
 
@@ -160,7 +210,51 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply the schema migrations").set_defaults(
         func=cmd_db_upgrade
     )
+    _add_admin_commands(commands)
     return parser
+
+
+def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    admin_parser = commands.add_parser("admin", help="identity administration")
+    sub = admin_parser.add_subparsers(dest="admin_command", required=True)
+    bootstrap = sub.add_parser(
+        "bootstrap", help="create the roles and the admin project and user (idempotent)"
+    )
+    bootstrap.add_argument("--password", required=True, help="the admin user's password")
+    bootstrap.add_argument("--username", default="admin", help="the admin user (default admin)")
+    bootstrap.add_argument("--project", default="admin", help="the admin project (default admin)")
+    bootstrap.set_defaults(func=cmd_admin_bootstrap)
+
+    project = sub.add_parser("project", help="projects").add_subparsers(
+        dest="project_command", required=True
+    )
+    create_project = project.add_parser("create", help="create a project")
+    create_project.add_argument("name")
+    create_project.add_argument("--description")
+    create_project.set_defaults(func=cmd_admin_project_create)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    create_user = user.add_parser("create", help="create a user")
+    create_user.add_argument("name")
+    create_user.add_argument("--password", required=True)
+    create_user.add_argument("--project", help="the user's default project (name or id)")
+    create_user.set_defaults(func=cmd_admin_user_create)
+
+    role = sub.add_parser("role", help="role assignments").add_subparsers(
+        dest="role_command", required=True
+    )
+    add = role.add_parser("add", help="give a user a role on a project")
+    add.add_argument("role", help="role name or id")
+    add.add_argument("--user", required=True, help="user name or id")
+    add.add_argument("--project", required=True, help="project name or id")
+    add.set_defaults(func=cmd_admin_role_add)
+
+    fernet = sub.add_parser("fernet", help="token keys").add_subparsers(
+        dest="fernet_command", required=True
+    )
+    fernet.add_parser(
+        "rotate", help="make the staged key primary and stage a new one, as Keystone"
+    ).set_defaults(func=cmd_admin_fernet_rotate)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -172,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except FileNotFoundError as exc:
         sys.exit(f"ostia: {exc}")
+    except KeystoneError as exc:
+        sys.exit(f"ostia: {exc.message}")
 
 
 if __name__ == "__main__":

@@ -111,7 +111,9 @@ class Matrix:
         self.api = api
         self.wrong: list[str] = []
 
-    def _record(self, label: str, caller: Caller, allowed: bool, success: int, got: Any) -> None:
+    def _record(
+        self, label: str, caller: Caller, allowed: bool, success: int, got: httpx.Response
+    ) -> None:
         if allowed:
             ok, wanted = got.status_code == success, str(success)
         else:
@@ -161,10 +163,11 @@ class Matrix:
         read: Rule,
         read_global: Rule,
         ids: dict[str, set[str]],
+        ident: str = "id",
     ) -> None:
         """A list by every caller, unfiltered and filtered on PROJECT: global readers see every
-        project (or the one asked for), project readers only their own, anyone else gets 403."""
-        ident = "project_id" if key == "quotas" else "id"
+        project (or the one asked for), project readers only their own, anyone else gets 403.
+        ``ids``: the ``ident`` of the listed objects of each project."""
         everything = set().union(*ids.values())
         for caller in CALLERS:
             for asked in (None, PROJECT):
@@ -549,7 +552,9 @@ def test_quotas(api: Api, matrix: Matrix) -> None:
     for project in (PROJECT, OTHER_PROJECT):
         expect(api.put(f"{QUOTAS}/{project}", limits), 202)
     ids = {PROJECT: {PROJECT}, OTHER_PROJECT: {OTHER_PROJECT}}
-    matrix.lists("#41 GET quotas", QUOTAS, "quotas", READ_QUOTA, READ_QUOTA_GLOBAL, ids)
+    matrix.lists(
+        "#41 GET quotas", QUOTAS, "quotas", READ_QUOTA, READ_QUOTA_GLOBAL, ids, ident="project_id"
+    )
     mine = f"{QUOTAS}/{PROJECT}"
     matrix.every_caller(
         "#42 GET quotas/{project_id}/default",
@@ -650,17 +655,15 @@ def test_catalog(api: Api, matrix: Matrix, catalog: Catalog) -> None:
     profiles = [expect(new_profile(api), 201)[catalog.profile_key]["id"] for _ in range(5)]
     created = [expect(new_entry(api, profiles[0]), 201)[catalog.key] for _ in range(5)]
     entries = [entry["name" if catalog.by_name else "id"] for entry in created]
-    entry, profile = f"{catalog.path}/{entries[0]}", f"{catalog.profiles}/{profiles[0]}"
-    row = catalog.first_row
-    for offset, needs, path in [
-        (0, READ, catalog.path),
-        (2, READ, entry),
-        (5, ADMIN, catalog.profiles),
-        (7, ADMIN, profile),
-    ]:
-        label = f"#{row + offset} GET {path}"
-        matrix.every_caller(label, needs, 200, getter(path), owner=None)
     one, one_profile = f"{catalog.path}/{{id}}", f"{catalog.profiles}/{{id}}"
+    row = catalog.first_row
+    for offset, needs, label, path in [
+        (0, READ, catalog.path, catalog.path),
+        (2, READ, one, f"{catalog.path}/{entries[0]}"),
+        (5, ADMIN, catalog.profiles, catalog.profiles),
+        (7, ADMIN, one_profile, f"{catalog.profiles}/{profiles[0]}"),
+    ]:
+        matrix.every_caller(f"#{row + offset} GET {label}", needs, 200, getter(path), owner=None)
     writes: list[tuple[str, int, list[str], Callable[[Api, str], httpx.Response]]] = [
         (f"#{row + 1} POST {catalog.path}", 201, [profiles[0]] * 5, new_entry),
         (
@@ -677,7 +680,7 @@ def test_catalog(api: Api, matrix: Matrix, catalog: Catalog) -> None:
             profiles,
             lambda c, p: c.put(f"{catalog.profiles}/{p}", {catalog.profile_key: {"name": "x"}}),
         ),
-        # The refused callers aim at the profile still in use, which none may delete anyway.
+        # The refused callers aim at profiles[0], in use by every entry: 403 comes first.
         (
             f"#{row + 9} DELETE {one_profile}",
             204,

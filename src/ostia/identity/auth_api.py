@@ -53,10 +53,10 @@ def _subject(request: Request, identity: IdentityService, caller: TokenInfo, act
 def validate_token(
     request: Request, identity: IdentityService = IdentityDep, caller: TokenInfo = CallerDep
 ) -> ApiResponse:
-    info = identity.validate(_subject(request, identity, caller, "validate_token"))
+    subject = _subject(request, identity, caller, "validate_token")
+    info = identity.validate(subject)
     return ApiResponse(
-        views.token(info, _catalog(request, identity)),
-        headers={"X-Subject-Token": request.headers["x-subject-token"].strip()},
+        views.token(info, _catalog(request, identity)), headers={"X-Subject-Token": subject}
     )
 
 

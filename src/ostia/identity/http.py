@@ -50,19 +50,20 @@ def require_admin(info: TokenInfo, action: str) -> None:
     require(is_admin(info), action)
 
 
-def identity_url(request: Request) -> str:
-    """The identity endpoint as the client sees it (``…/identity``), without the version."""
-    public = request.app.state.identity.settings.identity.public_url.rstrip("/")
-    return f"{public}/identity" if public else f"{str(request.base_url).rstrip('/')}/identity"
-
-
 def v3_url(request: Request) -> str:
-    return f"{identity_url(request)}/v3"
+    """``…/identity/v3`` at ``identity.public_url``, else as the client reached it."""
+    public = request.app.state.identity.settings.identity.public_url.rstrip("/")
+    return f"{public or str(request.base_url).rstrip('/')}/identity/v3"
 
 
 def collection_url(request: Request, path: str) -> str:
     query = request.url.query
     return f"{v3_url(request)}{path}" + (f"?{query}" if query else "")
+
+
+def key_flag(request: Request, name: str) -> bool:
+    """Keystone's key-only query parameters (``?effective``): true when present, unless 0."""
+    return request.query_params.get(name, "0") != "0"
 
 
 def flag(value: str | None) -> bool | None:

@@ -22,6 +22,7 @@ from ostia.identity.http import (
     flag,
     is_admin,
     json_body,
+    key_flag,
     require,
     require_admin,
     v3_url,
@@ -465,9 +466,9 @@ def list_role_assignments(
                 user_id=params.get("user.id"),
                 project_id=params.get("scope.project.id"),
                 role_id=params.get("role.id"),
-                effective="effective" in params and params["effective"] != "0",
+                effective=key_flag(request, "effective"),
             )
-    include_names = "include_names" in params and params["include_names"] != "0"
+    include_names = key_flag(request, "include_names")
     base = v3_url(request)
     items = [views.assignment(a, base, include_names) for a in found]
     url = collection_url(request, "/role_assignments")

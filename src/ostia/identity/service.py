@@ -109,12 +109,15 @@ class TokenInfo:
         return [role.name for role in self.roles]
 
 
+def key_repository(settings: Settings) -> Path:
+    return Path(settings.identity.key_repository or settings.data_dir / "fernet-keys")
+
+
 class IdentityService:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        key_dir = settings.identity.key_repository or str(settings.data_dir / "fernet-keys")
-        self.keys = KeyRepository(Path(key_dir))
+        self.keys = KeyRepository(key_repository(settings))
         self.formatter = TokenFormatter(self.keys)
 
     def authenticate(self, auth: Auth) -> tuple[str, TokenInfo]:

@@ -88,13 +88,6 @@ def get_role(session: Session, role_id: str) -> Role:
     return role
 
 
-def find_role(session: Session, name: str) -> Role:
-    role = session.scalar(select(Role).where(Role.name == name))
-    if role is None:
-        raise NotFound(kind="role", id=name)
-    return role
-
-
 def by_id_or_name(session: Session, model: type[Any], value: str) -> Any:
     """An object named by id, else by name (in the default domain), as the clients do."""
     found = session.get(model, value)
@@ -105,9 +98,11 @@ def by_id_or_name(session: Session, model: type[Any], value: str) -> Any:
     return found
 
 
-def _require_name(name: object, kind: str) -> str:
+def _require_name(name: object, kind: str, max_length: int) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationError(attribute="name", target=kind)
+    if len(name) > max_length:
+        raise ValidationError(f"Invalid input for field 'name': '{name}' is too long")
     return name
 
 
@@ -127,7 +122,7 @@ def create_project(
     description: str | None = None,
     enabled: bool = True,
 ) -> Project:
-    _require_name(name, "project")
+    _require_name(name, "project", 64)
     get_domain(domain_id)
     require_free_name(session, Project, name, domain_id)
     project = Project(name=name, domain_id=domain_id, description=description, enabled=enabled)
@@ -146,7 +141,7 @@ def create_user(
     enabled: bool = True,
     extra: dict[str, Any] | None = None,
 ) -> User:
-    _require_name(name, "user")
+    _require_name(name, "user", 255)
     get_domain(domain_id)
     require_free_name(session, User, name, domain_id)
     user = User(
@@ -163,7 +158,7 @@ def create_user(
 
 
 def create_role(session: Session, name: str, description: str | None = None) -> Role:
-    _require_name(name, "role")
+    _require_name(name, "role", 255)
     if session.scalar(select(Role.id).where(Role.name == name)):
         raise Conflict.duplicate("role", name)
     role = Role(name=name, description=description)

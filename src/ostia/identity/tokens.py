@@ -67,7 +67,8 @@ class TokenFormatter:
         return token.decode().rstrip("=")
 
     def read(self, token: str) -> TokenPayload:
-        padded = token.strip() + "=" * (-len(token.strip()) % 4)
+        token = token.strip()
+        padded = token + "=" * (-len(token) % 4)
         try:
             data = orjson.loads(self.keys.fernet().decrypt(padded.encode()))
             version, user_id, project_id, methods, audit_ids, issued_at, expires_at = data

@@ -85,8 +85,7 @@ class SubnetInUse(NeutronError):
 class MacAddressInUse(NeutronError):
     code = 409
     template = (
-        "Unable to complete operation for network %(net_id)s. "
-        "The mac address %(mac)s is in use."
+        "Unable to complete operation for network %(net_id)s. The mac address %(mac)s is in use."
     )
 
 
@@ -133,7 +132,9 @@ class OutOfBoundsAllocationPool(NeutronError):
 
 class OverlappingAllocationPools(NeutronError):
     code = 409
-    template = "Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet %(subnet_cidr)s."
+    template = (
+        "Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet %(subnet_cidr)s."
+    )
 
 
 class GatewayConflictWithAllocationPools(NeutronError):

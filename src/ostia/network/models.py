@@ -98,4 +98,3 @@ class IPAllocation(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     port: Mapped[Port] = relationship(back_populates="fixed_ips")
-

@@ -31,7 +31,7 @@ from ostia.api.schemas.loadbalancer import (
     StatusRoot,
 )
 from ostia.api.stats import statistics
-from ostia.api.vip import VipPlan, check_network_allowed, resolve_vip
+from ostia.api.vip import VipPlan, allocate_vip, check_network_allowed, resolve_vip
 from ostia.db.models import (
     AvailabilityZone,
     Flavor,
@@ -182,9 +182,8 @@ def _availability_zone_data(session: Session, name: str | None) -> dict[str, Any
 
 
 def _new_load_balancer(
-    spec: LoadBalancerPOST, project_id: str, provider: str, topology: str, vip: VipPlan
+    spec: LoadBalancerPOST, lb_id: str, project_id: str, provider: str, topology: str, vip: VipPlan
 ) -> LoadBalancer:
-    lb_id = str(uuid.uuid4())
     lb = LoadBalancer(
         id=lb_id,
         project_id=project_id,
@@ -235,10 +234,10 @@ def create_load_balancer(
     policy.enforce(ctx, "loadbalancer:post", project_id)
     if spec.vip_sg_ids is not None:
         policy.enforce(ctx, "loadbalancer:post:vip_sg_ids", project_id)
-    vip = resolve_vip(spec, svc.settings.networking)
-    listeners = list(spec.listeners or [])
-    pools = graph.collect_pools(listeners, list(spec.pools or []))
     with svc.change() as session:
+        vip = resolve_vip(session, spec, ctx, svc.settings)
+        listeners = list(spec.listeners or [])
+        pools = graph.collect_pools(listeners, list(spec.pools or []))
         provider, flavor_data = _provider_and_flavor(session, svc, spec)
         zone_data = _availability_zone_data(session, spec.availability_zone)
         check_network_allowed(
@@ -253,7 +252,9 @@ def create_load_balancer(
         topology = flavor_data.get(
             "loadbalancer_topology", svc.settings.controller.loadbalancer_topology
         )
-        lb = _new_load_balancer(spec, project_id, provider, topology, vip)
+        lb_id = str(uuid.uuid4())
+        allocate_vip(session, lb_id, project_id, vip, svc.settings.networking)
+        lb = _new_load_balancer(spec, lb_id, project_id, provider, topology, vip)
         session.add(lb)
         graph.create_children(session, svc.settings, lb, listeners, pools)
         session.flush()

@@ -37,11 +37,13 @@ from ostia.db.models import Flavor, LoadBalancer, Member, Pool
 from ostia.errors import (
     DuplicateMemberEntry,
     InvalidOption,
+    InvalidSubresource,
     MemberSRIOVDisabled,
     NotFound,
     ProviderUnsupportedOption,
     ValidationFailure,
 )
+from ostia.network.access import find_subnet
 
 router = APIRouter(tags=["members"])
 
@@ -84,6 +86,15 @@ def _check_address(settings: Settings, address: str) -> None:
     ip = ipaddress.ip_address(address)
     if any(ip == ipaddress.ip_address(r) for r in settings.networking.reserved_ips):
         raise InvalidOption(value=ip.exploded.upper(), option="member address")
+
+
+def _check_subnet(
+    session: Session, settings: Settings, ctx: RequestContext, subnet_id: str | None
+) -> None:
+    """With Ostia's own networks, a member's subnet must be one the caller can see."""
+    if subnet_id and settings.networking.mode == "managed":
+        if find_subnet(session, ctx, subnet_id) is None:
+            raise InvalidSubresource(resource="Subnet", id=subnet_id)
 
 
 def _vnic_type(pool: Pool, request_sriov: bool | None) -> str:
@@ -198,6 +209,7 @@ def _batch_update(
         key = (spec.address, spec.protocol_port)
         if key not in existing:
             _check_address(settings, spec.address)
+            _check_subnet(session, settings, ctx, spec.subnet_id)
             created.append(spec)
         elif key in updated:
             raise ValidationFailure(detail="Member must be updated only once in the same request.")
@@ -282,6 +294,7 @@ def create_member(
         lb: LoadBalancer = pool.load_balancer
         policy.enforce(ctx, "member:post", lb.project_id)
         _check_address(settings, spec.address)
+        _check_subnet(session, settings, ctx, spec.subnet_id)
         check_quota(session, settings.quotas, lb.project_id, {"member": 1})
         vnic_type = _vnic_type(pool, spec.request_sriov)
         lock_for_child_change(session, lb.id, listeners=pool.listeners, pool=pool)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
+import ostia.identity.models  # noqa: F401
+import ostia.network.models  # noqa: F401
 from ostia.db.engine import make_engine
 from ostia.db.models import Base
 
