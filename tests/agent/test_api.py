@@ -34,7 +34,7 @@ def test_listener_certificates(net: Lab) -> None:
 
     status, headers, data = agent.client.request("PUT", path, pem)
     assert (status, json.loads(data), headers["ETag"]) == (200, {"message": "OK"}, md5)
-    stored = agent.directory / "certs" / lb_id / "tls-listener.pem"
+    stored = agent.directory / "certs" / "tls-listener.pem"
     assert stored.read_bytes() == pem and stored.stat().st_mode & 0o777 == 0o600
     assert agent.client.call("GET", path) == (200, {"md5sum": md5})
 

@@ -13,13 +13,16 @@ import time
 import uuid
 
 from ostia.agent import info
+from ostia.agent.haproxy import socket_command
 from tests.agent.lab import (
     LISTENER_ID,
     POOL_ID,
     VIP_ADDRESS,
+    AgentProcess,
     Lab,
     haproxy_config,
     http_get,
+    plug,
     serve,
     vip_mac,
     wait_for,
@@ -199,8 +202,11 @@ def test_stop_then_delete(net: Lab) -> None:
     assert status == 202 and body["details"].endswith(f"haproxy daemon for {lb_id} started")
     assert http_get(client, VIP_ADDRESS, 80) == (200, "m1")
 
+    cert = f"/1.0/loadbalancer/{lb_id}/certificates/{LISTENER_ID}.pem"
+    assert agent.client.call("PUT", cert, b"PEM")[0] == 200
     assert agent.client.call("DELETE", f"/1.0/listeners/{lb_id}") == (200, {"message": "OK"})
     assert not (agent.directory / "haproxy.cfg").exists()
+    assert not (agent.directory / "certs").exists()
     assert agent.client.call("GET", f"/1.0/loadbalancer/{lb_id}/haproxy") == (
         404,
         {"message": "Loadbalancer Not Found", "details": f"No loadbalancer with UUID: {lb_id}"},
@@ -241,3 +247,58 @@ def test_start_announces_the_vip_to_neighbours(net: Lab) -> None:
 
     wait_for(client_knows_vip0, timeout=3, what="the client's ARP entry to change")
     assert "gratuitous ARP for 10.241.1.100" in agent.log()
+
+
+def test_local_peer_is_the_amphora(net: Lab) -> None:
+    """The controller names the peers of a ``peers`` section by amphora id: HAProxy runs as
+    the peer named after its own amphora."""
+    agent = net.amphora("a1", 1)
+    plug(agent, 1)
+    lb_id = str(uuid.uuid4())
+    config = haproxy_config(agent, {"m1": "10.241.2.21"}) + (
+        f"peers {lb_id}\n"
+        f"    peer {agent.amphora_id} 10.241.1.11:1025\n"
+        f"    peer {uuid.uuid4()} 10.241.1.12:1025\n"
+    )
+    path = f"/1.0/loadbalancer/{agent.amphora_id}/{lb_id}/haproxy"
+    assert agent.client.request("PUT", path, config)[0] == 202
+    assert agent.client.call("PUT", f"/1.0/loadbalancer/{lb_id}/start")[0] == 202
+    peers = socket_command(agent.directory / "haproxy.sock", "show peers")
+    assert f"id={agent.amphora_id}(local" in peers
+
+
+def _server_checks(agent: AgentProcess) -> dict[str, tuple[str, str]]:
+    """Server name → (status, last check's status), from the stats socket's ``show stat``."""
+    csv = socket_command(agent.directory / "haproxy.sock", "show stat").splitlines()
+    header = csv[0].lstrip("# ").split(",")
+    rows = [dict(zip(header, line.split(","), strict=False)) for line in csv[1:] if line]
+    return {
+        row["svname"]: (row["status"], row["check_status"])
+        for row in rows
+        if row["svname"] not in ("FRONTEND", "BACKEND")
+    }
+
+
+def test_ping_check_script_for_ping_health_monitors(net: Lab) -> None:
+    net.member("m1", "10.241.2.21", "fa:16:3e:02:02:21")
+    agent = net.amphora("a1", 1)
+    plug(agent, 1)
+    lb_id = str(uuid.uuid4())
+    config = haproxy_config(agent, {"m1": "10.241.2.21", "gone": "10.241.2.29"})
+    config = config.replace(
+        "    maxconn 4000\n", "    maxconn 4000\n    external-check\n    insecure-fork-wanted\n"
+    )
+    config = config.replace(
+        "    balance roundrobin\n",
+        "    balance roundrobin\n    option external-check\n"
+        f"    external-check command {agent.directory}/ping-check.sh\n",
+    ).replace("check inter 1s", "check inter 300ms fall 1 rise 1")
+    path = f"/1.0/loadbalancer/{agent.amphora_id}/{lb_id}/haproxy"
+    assert agent.client.request("PUT", path, config)[0] == 202
+    assert agent.client.call("PUT", f"/1.0/loadbalancer/{lb_id}/start")[0] == 202
+
+    # PROCOK / PROCERR: the external check (the script) succeeded / failed.
+    wait_for(
+        lambda: _server_checks(agent) == {"m1": ("UP", "PROCOK"), "gone": ("DOWN", "PROCERR")},
+        what="m1 UP and the missing member DOWN by ping",
+    )

@@ -1,5 +1,5 @@
-"""The agent's parsers and derivations, without processes: agent.json, HAProxy's listeners and
-``show proc``, keepalived's virtual addresses, peer names, the connection limit."""
+"""The agent's parsers and derivations, without processes: agent.json, HAProxy's listeners,
+bind addresses and ``show proc``, keepalived's virtual addresses, the connection limit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from ostia.agent import info
 from ostia.agent.config import ConfigError, parse
-from ostia.agent.haproxy import RUNTIME_COMMAND, listeners, parse_show_proc, peer_name
+from ostia.agent.haproxy import RUNTIME_COMMAND, bind_addresses, listeners, parse_show_proc
 from ostia.agent.keepalived import virtual_addresses
 
 
@@ -52,6 +52,7 @@ frontend 3b2e
 backend p:1f0c
     mode tcp
 """
+    assert bind_addresses(config) == [ipaddress.ip_address("10.0.0.5")] * 3
     assert listeners(config) == [
         {"status": "ACTIVE", "uuid": "1f0c", "type": "TCP"},
         {"status": "ACTIVE", "uuid": "2a1d", "type": "HTTP"},
@@ -93,13 +94,6 @@ def test_keepalived_virtual_addresses() -> None:
         ipaddress.ip_address("10.0.1.101"),
         ipaddress.ip_address("2001:db8::5"),
     }
-
-
-def test_peer_names_are_octavias() -> None:
-    # Values of Octavia's own tests of the same derivation.
-    assert peer_name("77e7d60d-e137-4246-8a84-a25db33571cd") == "iVZVQ5AKmk2Ae0uGLP0Ue4OseRM"
-    assert peer_name("9c6e5f27-a0da-4ceb-afe5-5a81230be42e") == "NjrNgt3Egl-H5ScbYM5ChtUH3M8"
-    assert peer_name("4db4a3cf-9fef-4057-b1fd-b2afbf7a8a0f") == "xxqntK8jJ_gE3QEmh-D1-XgCW_E"
 
 
 def test_runtime_commands_allowed() -> None:

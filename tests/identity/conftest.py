@@ -9,17 +9,8 @@ import pytest
 
 from ostia.config import Settings
 from ostia.db.engine import Database
-from ostia.db.models import Base
 from tests.conftest import empty_tables
 from tests.identity.keystone import Cloud, start_cloud
-
-
-@pytest.fixture(scope="session")
-def database(database: Database) -> Database:
-    """The session's database with the identity tables, and any other table a migration
-    does not create yet (once migrations create them all, this changes nothing)."""
-    Base.metadata.create_all(database.engine)
-    return database
 
 
 @pytest.fixture

@@ -264,3 +264,18 @@ def test_member_subnet_must_exist(api: Api) -> None:
     assert fault(api.put(members, batch), 400) == f"Subnet {missing} not found."
     listed = expect(api.get(members), 200)["members"]
     assert [m["address"] for m in listed] == ["10.77.0.10"]
+
+
+def test_deleted_load_balancer_gives_its_vip_back(api: Api) -> None:
+    network = create_network(api, name="reuse-net")
+    subnet = create_subnet(api, network["id"], "10.61.0.0/29", name="reuse-subnet")
+    lb = expect(post_lb(api, vip_subnet_id=subnet["id"], vip_address="10.61.0.5"), 201)
+    lb_id = lb["loadbalancer"]["id"]
+    wait_for_lb(api, lb_id)
+    taken = post_lb(api, vip_subnet_id=subnet["id"], vip_address="10.61.0.5")
+    assert "already in use" in fault(taken, 409)
+    assert api.delete(f"{LBS}/{lb_id}").status_code == 204
+    wait_for_lb(api, lb_id, "DELETED")
+    assert all(port["device_id"] != f"lb-{lb_id}" for port in ports(api))
+    again = expect(post_lb(api, vip_subnet_id=subnet["id"], vip_address="10.61.0.5"), 201)
+    assert again["loadbalancer"]["vip_address"] == "10.61.0.5"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ostia.agent import info
+from ostia.agent import files, info
 from ostia.agent.config import AgentConfig, ConfigError, parse
 from ostia.agent.haproxy import RUNTIME_COMMAND, CommandFailed, HAProxy
 from ostia.agent.interfaces import HostRoute, Ip, IpAddress, IpError, Subnet
@@ -41,19 +41,10 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.0"
 ACTIONS = ("start", "stop", "reload")
 CERT_FILENAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*\.pem$")
-ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
-    os.replace(tmp, path)
 
 
 def _host_routes(raw: Any) -> tuple[HostRoute, ...]:
@@ -241,8 +232,6 @@ class Agent:
     def upload_haproxy(self, request: Request, amphora_id: str, lb_id: str) -> Reply:
         if amphora_id != self.config.amphora_id:
             return message(400, "Invalid request", f"This is amphora {self.config.amphora_id}")
-        if not ID.match(lb_id):
-            raise HttpError(404)
         with self.lock:
             current = self.state.loadbalancer_id
             if current not in (None, lb_id):
@@ -317,36 +306,36 @@ class Agent:
             if lb_id == self.state.loadbalancer_id:
                 self.haproxy.stop()
                 self.haproxy.remove_files()
-                self._remove_certificates(lb_id)
+                self._remove_certificates()
                 self.state.loadbalancer_id, self.state.haproxy = None, False
                 self._save()
         return message(200, "OK")
 
     # -- listener certificates ---------------------------------------------------------------
 
-    def _certificate_path(self, lb_id: str, filename: str) -> Path:
+    def _certificate_path(self, filename: str) -> Path:
+        # One load balancer per amphora: its certificates are certs/<filename>, the paths the
+        # controller renders (Octavia nests them under the load balancer id).
         if not CERT_FILENAME.match(filename):
             raise Respond(message(400, "Filename has wrong format"))
-        if not ID.match(lb_id):
-            raise HttpError(404)
-        return self.config.certs_dir / lb_id / filename
+        return self.config.certs_dir / filename
 
-    def _remove_certificates(self, lb_id: str) -> None:
-        directory = self.config.certs_dir / lb_id
+    def _remove_certificates(self) -> None:
+        directory = self.config.certs_dir
         if directory.is_dir():
             for path in directory.iterdir():
                 path.unlink()
             directory.rmdir()
 
     def put_certificate(self, request: Request, lb_id: str, filename: str) -> Reply:
-        path = self._certificate_path(lb_id, filename)
+        path = self._certificate_path(filename)
         with self.lock:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_private(path, request.body)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            files.write(path, request.body)
         return message(200, "OK", ETag=_md5(request.body))
 
     def get_certificate(self, request: Request, lb_id: str, filename: str) -> Reply:
-        path = self._certificate_path(lb_id, filename)
+        path = self._certificate_path(filename)
         try:
             md5sum = _md5(path.read_bytes())
         except FileNotFoundError:
@@ -356,7 +345,7 @@ class Agent:
         return reply(200, {"md5sum": md5sum}, {"ETag": md5sum})
 
     def del_certificate(self, request: Request, lb_id: str, filename: str) -> Reply:
-        path = self._certificate_path(lb_id, filename)
+        path = self._certificate_path(filename)
         with self.lock:
             path.unlink(missing_ok=True)
         return message(200, "OK")
@@ -433,7 +422,7 @@ class Agent:
     def put_server_certificate(self, request: Request) -> Reply:
         candidate = self.config.file("server.pem.new")
         with self.lock:
-            _write_private(candidate, request.body)
+            files.write(candidate, request.body)
             try:
                 tls_context(candidate, self.config.client_ca, self.config.agent_tls_protocol)
             except (OSError, ValueError) as exc:
@@ -449,7 +438,7 @@ class Agent:
         except ConfigError as exc:
             return message(500, "Unable to update amphora-agent configuration.", str(exc))
         with self.lock:
-            _write_private(self._config_path, request.body)
+            files.write(self._config_path, request.body)
         return message(202, "OK")
 
     # -- keepalived ----------------------------------------------------------------------------

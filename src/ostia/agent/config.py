@@ -66,7 +66,7 @@ class AgentConfig:
 
     @property
     def certs_dir(self) -> Path:
-        """Listener certificates: ``certs/<lb_id>/<name>.pem``."""
+        """TLS certificates of listeners and pools: ``certs/<name>.pem``."""
         return self.file("certs")
 
 

@@ -9,8 +9,6 @@ refused), ``haproxy.pid`` (the master), ``master.sock`` (master CLI) and ``hapro
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
 import logging
 import os
@@ -21,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ostia.agent import files
 from ostia.agent.config import AgentConfig
 from ostia.agent.interfaces import IpAddress
 from ostia.agent.process import Child, InvalidConfig, StartError, kill_leftover
@@ -39,14 +38,6 @@ RUNTIME_COMMAND = re.compile(
 
 class CommandFailed(Exception):
     """A command on an HAProxy socket failed; the message says how."""
-
-
-def peer_name(amphora_id: str) -> str:
-    """The local peer name (``-L``) for an amphora, derived as Octavia derives it, so that the
-    controller's ``peers`` section names this amphora the same way."""
-    digest = hashlib.sha1(amphora_id.encode(), usedforsecurity=False).digest()
-    name = base64.b64encode(digest, altchars=b"_-").decode().rstrip("=")
-    return re.sub(r"^-", "x", name)
 
 
 def socket_command(path: Path, command: str) -> str:
@@ -135,7 +126,8 @@ class HAProxy:
         self.pid_file = config.file("haproxy.pid")
         self.master_socket = config.file("master.sock")
         self.state_file = config.file("haproxy.state")
-        self.peer = peer_name(config.amphora_id)
+        # The controller names the peers of its ``peers`` section by amphora id.
+        self.peer = config.amphora_id
         self._version: str | None = None
 
     @property
@@ -152,9 +144,7 @@ class HAProxy:
 
     def install(self, text: bytes) -> None:
         """Validate a new configuration with ``haproxy -c`` and put it in place."""
-        fd = os.open(self.new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(text)
+        files.write(self.new, text)
         try:
             self._run("-c", "-L", self.peer, "-f", str(self.new))
         except InvalidConfig:

@@ -9,10 +9,11 @@ through its interface files:
   routing: table 1 with the VIP subnet route and the default route, rules ``from <VIP>`` and
   ``from <VRRP address>`` to table 1, so replies from the VIP leave through the VIP interface.
   In ACTIVE_STANDBY keepalived adds and removes the VIP, its table 1 routes and its rule.
-- a member network interface: its fixed addresses and host routes.
+- a member network interface: exactly its fixed addresses (others are removed), host routes.
 
-Every change is an ``ip -batch`` of ``replace`` commands (rules are added only when missing),
-so plugging twice changes nothing.
+Every change is one ``ip -batch`` of ``replace`` commands (rules are added only when missing),
+so plugging twice changes nothing. Gratuitous ARPs announce addresses that may have moved here
+from another amphora.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 
+from ostia.agent import files
 from ostia.agent.config import AgentConfig
 from ostia.agent.interfaces import IpAddress
 from ostia.agent.process import Child, InvalidConfig, kill_leftover, pid_from_file
@@ -62,9 +63,7 @@ class Keepalived:
 
     def install(self, text: bytes) -> None:
         """Validate a new configuration with ``keepalived -t`` and put it in place."""
-        fd = os.open(self.new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(text)
+        files.write(self.new, text)
         result = subprocess.run(
             [self.config.keepalived_cmd, "-t", "-f", str(self.new)],
             cwd=self.config.directory,

@@ -1,25 +1,25 @@
 """Scripts the agent installs in its directory for the configurations the controller renders:
 
-- ``ping-wrapper.sh``: HAProxy's ``external-check command`` for PING health monitors (as
-  Octavia's ``/var/lib/octavia/ping-wrapper.sh``);
-- ``haproxy-check <stats socket>``: keepalived's ``vrrp_script``; it fails while HAProxy is
-  asked to run (``state.json``) and its stats socket does not answer.
+- ``ping-check.sh``: HAProxy's ``external-check command`` for PING health monitors (as
+  Octavia's ping wrapper). HAProxy runs it as its unprivileged user, with an empty PATH and
+  ``<proxy address> <proxy port> <server address> <server port>`` as arguments;
+- ``haproxy-check <stats socket>``: for keepalived's ``vrrp_script``; it fails while HAProxy is
+  asked to run (``state.json``) and its stats socket does not answer ``show info``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-PING_WRAPPER = "ping-wrapper.sh"
+from ostia.agent import files
+
+PING_CHECK = "ping-check.sh"
 HAPROXY_CHECK = "haproxy-check"
 
-_PING_WRAPPER = """#!/bin/sh
-case "$HAPROXY_SERVER_ADDR" in
-  *:*) exec /bin/ping -6 -q -n -w 1 -c 1 "$HAPROXY_SERVER_ADDR" > /dev/null 2>&1 ;;
-  *) exec /bin/ping -q -n -w 1 -c 1 "$HAPROXY_SERVER_ADDR" > /dev/null 2>&1 ;;
-esac
+_PING_CHECK = """#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+exec ping -q -n -c 1 -W 1 "$3" > /dev/null 2>&1
 """
 
 _HAPROXY_CHECK = """#!{python} -I
@@ -44,14 +44,7 @@ sys.exit(0 if answer.startswith(b"Name:") else 1)
 """
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(tmp, path)
-
-
 def install(directory: Path) -> None:
-    _write(directory / PING_WRAPPER, _PING_WRAPPER)
-    _write(directory / HAPROXY_CHECK, _HAPROXY_CHECK.format(python=sys.executable))
+    files.write(directory / PING_CHECK, _PING_CHECK.encode(), 0o755)
+    check = _HAPROXY_CHECK.format(python=sys.executable)
+    files.write(directory / HAPROXY_CHECK, check.encode(), 0o700)

@@ -4,9 +4,10 @@ HAProxy and keepalived back as they were, as Octavia's enabled systemd units do.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ostia.agent import files
 
 
 @dataclass
@@ -28,6 +29,4 @@ class State:
         )
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(self)))
-        os.replace(tmp, path)
+        files.write(path, json.dumps(asdict(self)).encode())

@@ -28,6 +28,8 @@ from ostia.api.routers import (
     root,
 )
 from ostia.errors import APIError, MethodNotAllowed, RequestTooLarge
+from ostia.identity import api as identity_api
+from ostia.network import api as network_api
 
 LOG = logging.getLogger(__name__)
 
@@ -207,6 +209,8 @@ def create_app(services: Services) -> FastAPI:
         availability_zones,
     ):
         app.include_router(module.router, prefix="/v2/lbaas")
+    identity_api.install(app)
+    network_api.install(app)
     app.add_middleware(
         RequestConventions, max_body_size=services.settings.api.max_request_body_size
     )

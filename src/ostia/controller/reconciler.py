@@ -48,6 +48,7 @@ from ostia.db.models import (
 )
 from ostia.db.notify import WorkSignal
 from ostia.db.tree import load_tree, tree_objects
+from ostia.network.ipam import release_load_balancer_ports
 
 LOG = logging.getLogger(__name__)
 
@@ -308,6 +309,8 @@ class Reconciler:
         ran; it cannot have changed since, the API refusing changes while it is PENDING)."""
         plan = SettlePlan.of(lb)
         plan.apply(session)
+        if lb.provisioning_status == constants.PENDING_DELETE:
+            release_load_balancer_ports(session, lb.id)
         values: dict[str, Any] = {
             "failover_requested": False,
             "provisioning_status": (
