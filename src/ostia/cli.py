@@ -20,6 +20,7 @@ from ostia.db import migrate
 from ostia.db.engine import Database
 from ostia.identity import admin
 from ostia.identity.errors import KeystoneError
+from ostia.identity.firstrun import CLOUD_NAME, ensure_admin
 from ostia.identity.keys import KeyRepository
 from ostia.identity.service import key_repository
 from ostia.runtime import Runtime
@@ -44,16 +45,28 @@ def _require_current_schema(settings: Settings) -> None:
         )
 
 
+def _sockets(settings: Settings) -> list[socket.socket]:
+    """The API's listening sockets: its port, and the identity port if one is configured."""
+    ports = [settings.api.bind_port]
+    if settings.identity.port is not None and settings.identity.port not in ports:
+        ports.append(settings.identity.port)
+    family = socket.AF_INET6 if ":" in settings.api.bind_host else socket.AF_INET
+    sockets = []
+    for port in ports:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.api.bind_host, port))
+        except OSError as exc:
+            sys.exit(f"ostia: cannot listen on {settings.api.bind_host}:{port}: {exc.strerror}")
+        sockets.append(sock)
+    return sockets
+
+
 def _serve(runtime: Runtime, announce: str) -> None:
     """Run the API until interrupted; print ``announce`` once it is accepting requests."""
     settings = runtime.settings
-    config = uvicorn.Config(
-        runtime.api(),
-        host=settings.api.bind_host,
-        port=settings.api.bind_port,
-        log_level="warning",
-        access_log=False,
-    )
+    config = uvicorn.Config(runtime.api(), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     original_startup = server.startup
 
@@ -67,7 +80,7 @@ def _serve(runtime: Runtime, announce: str) -> None:
     # that end the command normally, so the caller's cleanup runs.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_quietly)
-    server.run()
+    server.run(sockets=_sockets(settings))
 
 
 def _exit_quietly(_signum: int, _frame: object) -> None:
@@ -78,12 +91,28 @@ def _url(settings: Settings) -> str:
     return f"http://{settings.api.bind_host}:{settings.api.bind_port}/"
 
 
+def _announce_admin(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if settings.api.auth_strategy != "keystone" or settings.identity.external_url:
+        return
+    access = ensure_admin(runtime.db, settings)
+    if access.password is not None:
+        print(f"  created the admin user; its credentials are in {access.clouds_yaml}", flush=True)
+    if access.clouds_yaml.exists():
+        print(
+            f"  openstack CLI: export OS_CLIENT_CONFIG_FILE={access.clouds_yaml} "
+            f"OS_CLOUD={CLOUD_NAME}   (or: source {access.openrc})",
+            flush=True,
+        )
+
+
 def cmd_up(args: argparse.Namespace) -> None:
     settings = _settings(args)
     print(f"ostia {__version__}: embedded mode (API and controller in one process)", flush=True)
     print(f"  database: {settings.database_url}", flush=True)
     migrate.upgrade(settings.database_url)
     runtime = Runtime.open(settings)
+    _announce_admin(runtime)
     controller = runtime.controller()
     controller.start()
     # API requests and the controller share one interpreter here: switch between threads

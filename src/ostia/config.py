@@ -44,7 +44,7 @@ class ApiSettings(BaseModel):
     bind_port: int = 9876
     # noauth: identity from X-Project-Id/X-Roles headers; keystone: X-Auth-Token validated
     # by Ostia's identity service (or the external Keystone of [identity]).
-    auth_strategy: Literal["noauth", "keystone"] = "noauth"
+    auth_strategy: Literal["noauth", "keystone"] = "keystone"
     pagination_max_limit: str = "1000"
     api_base_uri: str = ""
     max_request_body_size: int = 114688
@@ -119,7 +119,7 @@ class IdentitySettings(BaseModel):
 class NetworkingSettings(BaseModel):
     # noop: any network, subnet and port id is accepted and nothing is allocated (as
     # Octavia's noop network driver); managed: Ostia's own networks (/network/v2.0) with IPAM.
-    mode: Literal["noop", "managed"] = "noop"
+    mode: Literal["noop", "managed"] = "managed"
     allow_vip_network_id: bool = True
     allow_vip_subnet_id: bool = True
     allow_vip_port_id: bool = True

@@ -1,9 +1,11 @@
 """``ostia demo``: start the embedded service and show a load balancer's life through the API.
 
-It creates the Create Load Balancer wizard's example in one call (listener HTTP 8080, pool
-ROUND_ROBIN, members 192.168.1.14 and 192.168.1.6 on port 80, a PING health monitor),
-follows it from PENDING_CREATE to ACTIVE, changes it, and deletes it, printing each step
-and its timing. The controller runs the noop data plane: no address is configured anywhere.
+It logs in to Ostia's identity service as the admin it bootstrapped, creates the networks
+of the Create Load Balancer wizard's example (``lb-vip-subnet`` and ``web-server-subnet``),
+creates the example in one call (listener HTTP 8080, pool ROUND_ROBIN, members 192.168.1.14
+and 192.168.1.6 on port 80, a PING health monitor), follows it from PENDING_CREATE to
+ACTIVE, changes it, and deletes it, printing each step and its timing. The controller runs
+the noop data plane: no address is configured anywhere on this machine.
 """
 
 from __future__ import annotations
@@ -20,17 +22,17 @@ import uvicorn
 
 from ostia.config import Settings
 from ostia.db import migrate
+from ostia.identity.firstrun import ADMIN_PROJECT, ADMIN_USER, CLOUD_NAME, ensure_admin
 from ostia.runtime import Runtime
 
-PROJECT = "demo-project"
-HEADERS = {"X-Project-Id": PROJECT, "X-User-Id": "demo", "X-Roles": "member"}
-VIP_SUBNET = "7f3e3c2a-6a47-4f9e-9f43-2c3a1f0d5b10"  # "lb-vip-subnet"
-MEMBER_SUBNET = "0c4d2f7e-1b8a-4e55-9c61-8d2a7b3e4f90"  # "web-server-subnet"
+VIP_CIDR = "10.240.1.0/24"  # lb-vip-subnet
+MEMBER_CIDR = "192.168.1.0/24"  # web-server-subnet, as in the wizard's example
 
 
 class Demo:
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, headers=HEADERS, timeout=10)
+    def __init__(self, base_url: str, password: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=10)
+        self.password = password
         self.started = time.monotonic()
 
     def say(self, message: str) -> None:
@@ -52,13 +54,48 @@ class Demo:
                 raise RuntimeError(f"load balancer {lb_id} went to ERROR")
             time.sleep(0.005)
 
+    def log_in(self) -> None:
+        credentials = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": ADMIN_USER,
+                            "domain": {"name": "Default"},
+                            "password": self.password,
+                        }
+                    },
+                },
+                "scope": {"project": {"name": ADMIN_PROJECT, "domain": {"name": "Default"}}},
+            }
+        }
+        response = self.http.post("/identity/v3/auth/tokens", json=credentials)
+        if response.status_code != 201:
+            raise RuntimeError(f"login failed: {response.status_code} {response.text}")
+        self.http.headers["X-Auth-Token"] = response.headers["X-Subject-Token"]
+        roles = ", ".join(r["name"] for r in response.json()["token"]["roles"])
+        self.say(f"logged in to /identity/v3 as {ADMIN_USER} (roles: {roles})")
+
+    def subnet(self, network_id: str, name: str, cidr: str) -> str:
+        body = {"subnet": {"network_id": network_id, "name": name, "cidr": cidr, "ip_version": 4}}
+        subnet = self.call("POST", "/network/v2.0/subnets", body, expect=201)["subnet"]
+        self.say(f"subnet {name} {cidr} (gateway {subnet['gateway_ip']})")
+        return str(subnet["id"])
+
     def run(self, keep: bool) -> None:
         versions = self.call("GET", "/")["versions"]
         self.say(f"API answers; current version {versions[-1]['id']}")
+        self.log_in()
+        network = self.call(
+            "POST", "/network/v2.0/networks", {"network": {"name": "demo-net"}}, expect=201
+        )["network"]
+        vip_subnet = self.subnet(network["id"], "lb-vip-subnet", VIP_CIDR)
+        member_subnet = self.subnet(network["id"], "web-server-subnet", MEMBER_CIDR)
         body = {
             "loadbalancer": {
                 "name": "lb1",
-                "vip_subnet_id": VIP_SUBNET,
+                "vip_subnet_id": vip_subnet,
                 "listeners": [
                     {
                         "name": "Listener-1",
@@ -73,7 +110,7 @@ class Demo:
                         "protocol": "HTTP",
                         "lb_algorithm": "ROUND_ROBIN",
                         "members": [
-                            {"address": a, "protocol_port": 80, "subnet_id": MEMBER_SUBNET}
+                            {"address": a, "protocol_port": 80, "subnet_id": member_subnet}
                             for a in ("192.168.1.14", "192.168.1.6")
                         ],
                         "healthmonitor": {
@@ -121,10 +158,7 @@ class Demo:
         self.wait_active(lb["id"])
         self.say(f"  ACTIVE again {(time.monotonic() - began) * 1000:.1f} ms after the change")
         if keep:
-            self.say(
-                f"keeping {lb['name']}; try: curl -H 'X-Project-Id: {PROJECT}' "
-                f"{self.http.base_url}v2/lbaas/loadbalancers"
-            )
+            self.say(f"keeping {lb['name']}")
             return
         self.call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", expect=204)
         self.say("DELETE ?cascade=true answered 204")
@@ -143,13 +177,23 @@ def run_demo(settings: Settings, keep: bool) -> int:
     if not _port_free(host, port):
         print(f"ostia demo: {host}:{port} is in use; pass --port to choose another.")
         return 2
-    scratch = None
-    if not keep and not settings.database.url:
-        scratch = tempfile.TemporaryDirectory(prefix="ostia-demo-")
-        settings.data_dir = Path(scratch.name)
+    scratch = tempfile.TemporaryDirectory(prefix="ostia-demo-")
+    settings = settings.model_copy(
+        update={
+            "data_dir": Path(scratch.name),
+            "database": settings.database.model_copy(update={"url": ""}),
+            "api": settings.api.model_copy(update={"auth_strategy": "keystone"}),
+            "networking": settings.networking.model_copy(update={"mode": "managed"}),
+            "identity": settings.identity.model_copy(
+                update={"public_url": f"http://{host}:{port}", "external_url": ""}
+            ),
+        }
+    )
     print(f"Starting Ostia (API and controller in one process, database {settings.database_url})")
     migrate.upgrade(settings.database_url)
     runtime = Runtime.open(settings)
+    access = ensure_admin(runtime.db, settings)
+    assert access.password is not None, "a new data directory has no admin yet"
     controller = runtime.controller()
     controller.start()
     server = uvicorn.Server(
@@ -162,9 +206,12 @@ def run_demo(settings: Settings, keep: bool) -> int:
     base = f"http://{host}:{port}"
     print(f"Ostia is serving the Octavia v2 API on {base}/")
     try:
-        Demo(base).run(keep)
+        Demo(base, access.password).run(keep)
         if keep:
-            print("Serving until Ctrl-C.")
+            print(
+                f"Serving until Ctrl-C. The openstack CLI: export "
+                f"OS_CLIENT_CONFIG_FILE={access.clouds_yaml} OS_CLOUD={CLOUD_NAME}"
+            )
             thread.join()
     except KeyboardInterrupt:
         pass
@@ -173,6 +220,5 @@ def run_demo(settings: Settings, keep: bool) -> int:
         thread.join()
         controller.stop()
         runtime.close()
-        if scratch is not None:
-            scratch.cleanup()
+        scratch.cleanup()
     return 0

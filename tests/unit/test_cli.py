@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -63,33 +64,68 @@ def test_demo_runs_to_the_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "answered 201" in out and "PENDING_CREATE/OFFLINE" in out
+    assert "logged in to /identity/v3 as admin" in out
+    assert "subnet lb-vip-subnet 10.240.1.0/24" in out
     assert "lb1 is ACTIVE" in out
     assert "Listener-1 -> Pool-1 (ACTIVE): 192.168.1.14:80, 192.168.1.6:80; monitor PING" in out
     assert "and everything under it are gone" in out
 
 
 def test_up_serves_until_stopped(tmp_path: Path) -> None:
-    port = free_port()
+    """First start in keystone mode: an admin is made, its credentials written for the
+    clients, tokens are required, and the identity endpoint also answers on its own port."""
+    port, identity_port = free_port(), free_port()
     process = subprocess.Popen(
         ostia("up", "--port", str(port)),
-        env={**os.environ, "OSTIA_DATA_DIR": str(tmp_path)},
+        env={
+            **os.environ,
+            "OSTIA_DATA_DIR": str(tmp_path),
+            "OSTIA_IDENTITY__PORT": str(identity_port),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                versions = httpx.get(f"http://127.0.0.1:{port}/", timeout=1).json()["versions"]
+                versions = httpx.get(f"{base}/", timeout=1).json()["versions"]
                 break
             except httpx.TransportError:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert versions[-1]["status"] == "CURRENT"
         assert (tmp_path / "ostia.sqlite").exists()
+        clouds = tmp_path / "clouds.yaml"
+        assert clouds.stat().st_mode & 0o777 == 0o600
+        password = re.search(r"password: (\S+)", clouds.read_text())
+        assert password is not None
+        assert httpx.get(f"{base}/v2/lbaas/loadbalancers").status_code == 401
+        login = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": "admin",
+                            "domain": {"name": "Default"},
+                            "password": password.group(1),
+                        }
+                    },
+                },
+                "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
+            }
+        }
+        token = httpx.post(f"http://127.0.0.1:{identity_port}/identity/v3/auth/tokens", json=login)
+        assert token.status_code == 201, token.text
+        headers = {"X-Auth-Token": token.headers["X-Subject-Token"]}
+        listed = httpx.get(f"{base}/v2/lbaas/loadbalancers", headers=headers)
+        assert listed.status_code == 200 and listed.json()["loadbalancers"] == []
     finally:
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=30)
     assert process.returncode == 0, out
     assert f"API: http://127.0.0.1:{port}/" in out
+    assert f"credentials are in {clouds}" in out
