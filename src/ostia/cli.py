@@ -53,7 +53,9 @@ def _sockets(settings: Settings) -> list[socket.socket]:
     family = socket.AF_INET6 if ":" in settings.api.bind_host else socket.AF_INET
     sockets = []
     for port in ports:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only
+        # then, and without it every response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((settings.api.bind_host, port))
