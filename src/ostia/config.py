@@ -87,7 +87,9 @@ class ControllerSettings(BaseModel):
     retry_initial_delay: float = 0.5
     retry_max_delay: float = 10.0
     loadbalancer_topology: Literal["SINGLE", "ACTIVE_STANDBY"] = "SINGLE"
-    provider: Literal["noop"] = "noop"
+    # noop: objects settle without any data plane (Octavia's noop drivers); amphora: real
+    # amphorae (network namespaces with HAProxy and keepalived), root only.
+    provider: Literal["noop", "amphora"] = "noop"
     # Seconds the noop provider spends on each load balancer; only for demonstrations
     # and crash tests that need work in flight.
     noop_step_delay: float = 0.0
@@ -128,6 +130,22 @@ class NetworkingSettings(BaseModel):
     reserved_ips: list[str] = Field(default_factory=lambda: ["169.254.169.254"])
 
 
+class DataplaneSettings(BaseModel):
+    """The netns data plane: where amphorae live and how they are wired."""
+
+    # Every namespace of this Ostia starts with it (<prefix>-fab, <prefix>-ctl,
+    # <prefix>-a<amphora>): two Ostias (or tests) on one machine must use different ones.
+    prefix: str = "ostia"
+    # The management network (agent traffic TCP 9443, heartbeats UDP 5555); it must not
+    # overlap any address, route or DNS server of this machine.
+    management_cidr: str = "10.249.0.0/22"
+    agent_port: int = 9443
+    # Directory of the amphorae's files; empty means <data_dir>/amphorae.
+    amphora_dir: str = ""
+    vrrp_advert_int: float = 0.1
+    agent_timeout: float = 10.0
+
+
 class QuotaSettings(BaseModel):
     default_load_balancer_quota: int = -1
     default_listener_quota: int = -1
@@ -156,6 +174,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    dataplane: DataplaneSettings = Field(default_factory=DataplaneSettings)
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     haproxy: HaproxySettings = Field(default_factory=HaproxySettings)

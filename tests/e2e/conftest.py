@@ -25,6 +25,8 @@ import httpx
 import pytest
 
 ADMIN_PASSWORD = "e2e-admin-secret"
+# The user of project "other" that the tests create; clouds.yaml has it as cloud "other".
+OTHER_PASSWORD = "e2e-other-secret"
 START_SECONDS = 30.0
 CLI_SECONDS = 120.0
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
@@ -194,9 +196,10 @@ def _documents(text: str) -> list[Any]:
 
 
 def write_clouds(home: Path, auth_url: str, users: dict[str, tuple[str, str]]) -> None:
-    """A ``clouds.yaml`` (JSON is YAML) with one cloud per user: name → (password, project)."""
+    """A ``clouds.yaml`` (JSON is YAML) with one cloud per user, named after its project:
+    user name → (password, project)."""
     clouds = {
-        name: {
+        project: {
             "auth": {
                 "auth_url": auth_url,
                 "username": name,
@@ -217,5 +220,6 @@ def write_clouds(home: Path, auth_url: str, users: dict[str, tuple[str, str]]) -
 def cli(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """The ``openstack`` command as the bootstrapped admin."""
     home = tmp_path_factory.mktemp("openstack-home")
-    write_clouds(home, server.auth_url, {"admin": (ADMIN_PASSWORD, "admin")})
+    users = {"admin": (ADMIN_PASSWORD, "admin"), "other-user": (OTHER_PASSWORD, "other")}
+    write_clouds(home, server.auth_url, users)
     return Cli(server, home)

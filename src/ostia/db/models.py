@@ -343,6 +343,34 @@ class L7Rule(Base, TimestampMixin, StatusMixin, TaggedMixin):
     l7policy: Mapped[L7Policy] = relationship(back_populates="rules")
 
 
+class Amphora(Base, TimestampMixin):
+    """One amphora: in netns mode a namespace with the agent, HAProxy and keepalived.
+
+    The columns are Octavia's (the admin API shows them as they are), plus the management
+    port, which Octavia's Nova instance gets implicitly."""
+
+    __tablename__ = "amphora"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    load_balancer_id: Mapped[str | None] = mapped_column(ForeignKey("load_balancer.id"), index=True)
+    compute_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(36), index=True)
+    role: Mapped[str | None] = mapped_column(String(36))
+    lb_network_ip: Mapped[str | None] = mapped_column(String(64))
+    management_port_id: Mapped[str | None] = mapped_column(String(36))
+    vrrp_ip: Mapped[str | None] = mapped_column(String(64))
+    ha_ip: Mapped[str | None] = mapped_column(String(64))
+    vrrp_port_id: Mapped[str | None] = mapped_column(String(36))
+    ha_port_id: Mapped[str | None] = mapped_column(String(36))
+    vrrp_interface: Mapped[str | None] = mapped_column(String(16))
+    vrrp_id: Mapped[int | None] = mapped_column(Integer)
+    vrrp_priority: Mapped[int | None] = mapped_column(Integer)
+    cert_expiration: Mapped[datetime | None] = mapped_column(DateTime)
+    cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    cached_zone: Mapped[str | None] = mapped_column(String(255))
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    compute_flavor: Mapped[str | None] = mapped_column(String(255))
+
+
 class Quota(Base):
     """A project's limits; NULL means the deployment default, -1 unlimited."""
 
@@ -391,6 +419,7 @@ class ReconcileState(Base):
 Index("ix_listener_lb_port", Listener.load_balancer_id, Listener.protocol_port)
 
 __all__ = [
+    "Amphora",
     "AvailabilityZone",
     "AvailabilityZoneProfile",
     "Base",
