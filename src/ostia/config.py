@@ -135,7 +135,7 @@ class DataplaneSettings(BaseModel):
 
     # Every namespace of this Ostia starts with it (<prefix>-fab, <prefix>-ctl,
     # <prefix>-a<amphora>): two Ostias (or tests) on one machine must use different ones.
-    prefix: str = "ostia"
+    prefix: str = Field(default="ostia", pattern=r"^[A-Za-z0-9_]{1,16}$")
     # The management network (agent traffic TCP 9443, heartbeats UDP 5555); it must not
     # overlap any address, route or DNS server of this machine.
     management_cidr: str = "10.249.0.0/22"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from ostia.api.app import create_app
 from ostia.api.deps import Services
 from ostia.config import Settings
+from ostia.controller.amphora_provider import AmphoraProvider, ProviderUnavailable
 from ostia.controller.provider import NoopProvider, Provider
 from ostia.controller.reconciler import Reconciler
 from ostia.controller.wakeup import NotifyListener
@@ -16,8 +18,22 @@ from ostia.db.engine import Database
 from ostia.db.notify import WorkSignal
 
 
-def make_provider(settings: Settings) -> Provider:
-    return NoopProvider(step_delay=settings.controller.noop_step_delay)
+def make_provider(settings: Settings, db: Database) -> Provider:
+    """The data plane the settings ask for; the amphora one needs managed networking and root
+    (it creates network namespaces)."""
+    if settings.controller.provider == "noop":
+        return NoopProvider(step_delay=settings.controller.noop_step_delay)
+    if settings.networking.mode != "managed":
+        raise ProviderUnavailable(
+            'the amphora provider ([controller] provider = "amphora") needs Ostia\'s own '
+            'networks: set [networking] mode = "managed"'
+        )
+    if os.geteuid() != 0:
+        raise ProviderUnavailable(
+            'the amphora provider ([controller] provider = "amphora") creates network '
+            "namespaces: run the controller as root"
+        )
+    return AmphoraProvider(settings, db)
 
 
 @dataclass
@@ -38,7 +54,10 @@ class Runtime:
 
     def controller(self, provider: Provider | None = None) -> Controller:
         reconciler = Reconciler(
-            self.settings.controller, self.db, self.signal, provider or make_provider(self.settings)
+            self.settings.controller,
+            self.db,
+            self.signal,
+            provider or make_provider(self.settings, self.db),
         )
         listener = (
             NotifyListener(self.db.url, self.signal) if self.db.backend == "postgresql" else None

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,37 +134,36 @@ class Cli:
     def as_cloud(self, cloud: str) -> Cli:
         return Cli(self.server, self.home, cloud)
 
-    def _env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "OSTIA_"))}
-        return {
-            **keep,
-            "HOME": str(self.home),
-            "OS_CLIENT_CONFIG_FILE": str(self.home / "clouds.yaml"),
-            "CLIFF_MAX_TERM_WIDTH": "0",
-        }
-
-    def process(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        """``openstack ARGS…`` as run by hand, with the options of this cloud first."""
+    def process(
+        self, args: list[str], stdin: str | None = None, *, cloud: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """``openstack ARGS…``, with this cloud of the ``clouds.yaml`` as ``$OS_CLOUD`` (the
+        interactive mode takes any argument for a command), or with no configuration at all."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "OSTIA_"))}
+        env["HOME"] = str(self.home)
+        if cloud:
+            env["OS_CLIENT_CONFIG_FILE"] = str(self.home / "clouds.yaml")
+            env["OS_CLOUD"] = self.cloud
         return subprocess.run(
             [OPENSTACK, *args],
             input=stdin,
-            env=self._env(),
+            env=env,
             capture_output=True,
             text=True,
             timeout=CLI_SECONDS,
         )
 
     def run(self, command: str) -> Any:
-        """One ``openstack --os-cloud … COMMAND`` that must succeed: its JSON output, or None
-        when it prints nothing."""
-        done = self.process(["--os-cloud", self.cloud, *shlex.split(command)])
+        """One ``openstack COMMAND`` that must succeed: its JSON output, or None when it prints
+        nothing."""
+        done = self.process(shlex.split(command))
         if done.returncode != 0:
             raise CliError(f"openstack {command} exited {done.returncode}:\n{done.stderr}")
         return json.loads(done.stdout) if done.stdout.strip() else None
 
     def fail(self, command: str) -> str:
         """One command that must fail: the message it prints."""
-        done = self.process(["--os-cloud", self.cloud, *shlex.split(command)])
+        done = self.process(shlex.split(command))
         if done.returncode == 0:
             raise CliError(f"openstack {command} succeeded:\n{done.stdout}")
         return done.stderr.strip()
@@ -171,14 +171,31 @@ class Cli:
     def batch(self, *commands: str) -> list[Any]:
         """Commands that must all succeed, read by one ``openstack`` from its standard input;
         the JSON documents they print, in order (one for each ``-f json`` command)."""
-        done = self.process(["--os-cloud", self.cloud], stdin="\n".join(commands) + "\n")
-        if done.returncode != 0 or done.stderr.strip():
-            listing = "\n".join(commands)
-            raise CliError(f"openstack exited {done.returncode} on\n{listing}\n{done.stderr}")
-        documents = _documents(done.stdout)
+        listing = "\n".join(commands)
+        # The interactive mode splits a line twice (cmd2, then cliff): quotes do not survive.
+        assert not {"'", '"'} & set(listing), "quoted arguments need run(), not batch()"
+        done = self.process([], stdin=listing + "\n")
+        # The interactive mode always exits with 1: a failed command says so on the
+        # standard error, or (an unknown command) with text among the JSON documents.
+        if done.stderr.strip():
+            raise CliError(f"openstack failed on\n{listing}\n{done.stderr}")
+        try:
+            documents = _documents(done.stdout)
+        except json.JSONDecodeError:
+            raise CliError(
+                f"openstack printed more than JSON on\n{listing}\n{done.stdout}"
+            ) from None
         expected = sum("-f json" in command for command in commands)
         assert len(documents) == expected, f"{expected} outputs expected:\n{done.stdout}"
         return documents
+
+    def batches(self, *batches: list[str]) -> list[list[Any]]:
+        """Independent batches side by side, as several users would run them: the clients'
+        ``--wait`` sleeps three seconds between polls, so sequences of changes, each on its
+        own load balancer, take as long together as the longest alone."""
+        with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+            running = [pool.submit(self.batch, *commands) for commands in batches]
+            return [future.result() for future in running]
 
 
 def _documents(text: str) -> list[Any]:

@@ -56,7 +56,8 @@ def test_identity_and_network_commands(
             "list",
             "-f",
             "json",
-        ]
+        ],
+        cloud=False,
     )
     assert done.returncode == 0, done.stderr
     listed = {row["Name"]: row for row in json.loads(done.stdout)}
@@ -115,8 +116,8 @@ def test_issue_commands_as_written(cli: Cli, subnets: dict[str, dict[str, Any]])
     assert shown_member["provisioning_status"] == "ACTIVE"
 
 
-def test_load_balancer_commands(cli: Cli) -> None:
-    out = cli.batch(
+def test_load_balancer_commands(cli: Cli, subnets: dict[str, dict[str, Any]]) -> None:
+    a, b, every, all_tags, any_tags, not_tags, not_any, by_name = cli.batch(
         "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-a --tag blue --tag red"
         " --description first --wait -f json",
         "loadbalancer create --vip-network-id lb-vip-net --name lb-b --tag blue --wait -f json",
@@ -126,40 +127,45 @@ def test_load_balancer_commands(cli: Cli) -> None:
         "loadbalancer list --not-tags blue,red -f json",
         "loadbalancer list --not-any-tags red -f json",
         "loadbalancer list --name lb-b -f json",
-        "loadbalancer set --name lb-a2 --description changed --tag green --wait lb-a",
-        "loadbalancer show lb-a2 -f json",
-        "loadbalancer unset --description --tag blue --wait lb-a2",
-        "loadbalancer show lb-a2 -f json",
-        "loadbalancer set --disable --wait lb-a2",
-        "loadbalancer list --disable -f json",
-        "loadbalancer stats show lb-a2 -f json",
-        "loadbalancer failover --wait lb-a2",
-        "loadbalancer show lb-a2 -f json",
-        "loadbalancer delete --wait lb-b",
-        "loadbalancer list -f json",
     )
-    a, b, every, all_tags, any_tags, not_tags, not_any, by_name = out[:8]
     assert sorted(a["tags"]) == ["blue", "red"] and a["description"] == "first"
-    assert b["vip_network_id"] == a["vip_network_id"] and b["vip_address"] != a["vip_address"]
+    assert a["vip_subnet_id"] == subnets["lb-vip-subnet"]["id"]
+    assert b["vip_subnet_id"] == a["vip_subnet_id"] and b["vip_address"] != a["vip_address"]
     ours = {"lb-a", "lb-b"}
-    assert ours <= names(every)
     row = next(r for r in every if r["name"] == "lb-a")
     assert (row["id"], row["vip_address"], row["provisioning_status"]) == (
         a["id"],
         a["vip_address"],
         "ACTIVE",
     )
+    assert ours <= names(every)
     assert names(all_tags) & ours == {"lb-a"}
     assert names(any_tags) & ours == ours
     assert names(not_tags) & ours == {"lb-b"}
     assert names(not_any) & ours == {"lb-b"}
     assert [r["id"] for r in by_name] == [b["id"]]
 
-    changed, unset, disabled, stats, failed_over, after_delete = out[8:]
+    changes, deletion = cli.batches(
+        [
+            "loadbalancer set --name lb-a2 --description changed --tag green --wait lb-a",
+            "loadbalancer show lb-a2 -f json",
+            "loadbalancer unset --description --tag blue --wait lb-a2",
+            "loadbalancer show lb-a2 -f json",
+            "loadbalancer stats show lb-a2 -f json",
+            "loadbalancer failover --wait lb-a2",
+            "loadbalancer show lb-a2 -f json",
+        ],
+        [
+            "loadbalancer set --disable --wait lb-b",
+            "loadbalancer list --disable -f json",
+            "loadbalancer delete --wait lb-b",
+            "loadbalancer list -f json",
+        ],
+    )
+    changed, unset, stats, failed_over = changes
     assert (changed["name"], changed["description"]) == ("lb-a2", "changed")
     assert sorted(changed["tags"]) == ["blue", "green", "red"]
     assert unset["description"] == "" and sorted(unset["tags"]) == ["green", "red"]
-    assert [r["id"] for r in disabled] == [a["id"]]
     assert stats == {
         "active_connections": 0,
         "bytes_in": 0,
@@ -168,146 +174,182 @@ def test_load_balancer_commands(cli: Cli) -> None:
         "total_connections": 0,
     }
     assert failed_over["provisioning_status"] == "ACTIVE"
-    assert failed_over["admin_state_up"] is False
-    assert "lb-b" not in names(after_delete) and "lb-a2" in names(after_delete)
+    disabled, after_delete = deletion
+    assert [r["id"] for r in disabled] == [b["id"]]
+    assert "lb-b" not in names(after_delete)
 
 
-def test_listener_pool_member_and_monitor_commands(cli: Cli) -> None:
-    out = cli.batch(
-        "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-tree --wait -f json",
-        "loadbalancer listener create --protocol HTTP --protocol-port 80 --name web"
-        " --tag front --wait lb-tree -f json",
-        "loadbalancer listener create --protocol TCP --protocol-port 9000 --name raw"
-        " --connection-limit 100 --wait lb-tree -f json",
-        "loadbalancer listener list --loadbalancer lb-tree -f json",
-        "loadbalancer listener set --description public --timeout-client-data 1000"
-        " --tag edge --wait web",
-        "loadbalancer listener unset --connection-limit --wait raw",
-        "loadbalancer listener show web -f json",
-        "loadbalancer listener show raw -f json",
-        "loadbalancer listener stats show web -f json",
-        "loadbalancer pool create --lb-algorithm LEAST_CONNECTIONS --listener web"
-        " --protocol HTTP --name web-pool --session-persistence type=HTTP_COOKIE"
-        " --tag gold --wait -f json",
-        "loadbalancer pool set --lb-algorithm SOURCE_IP --description backends --wait web-pool",
-        "loadbalancer pool unset --session-persistence --wait web-pool",
-        "loadbalancer pool show web-pool -f json",
-        "loadbalancer pool list --loadbalancer lb-tree -f json",
-        "loadbalancer member create --subnet-id web-server-subnet --address 192.168.1.20"
-        " --protocol-port 8080 --name m1 --weight 5 --tag a --wait web-pool -f json",
-        "loadbalancer member create --subnet-id web-server-subnet --address 192.168.1.21"
-        " --protocol-port 8080 --name m2 --enable-backup --wait web-pool -f json",
-        "loadbalancer member set --weight 7 --monitor-port 8081 --wait web-pool m1",
-        "loadbalancer member unset --weight --monitor-port --wait web-pool m1",
-        "loadbalancer member show web-pool m1 -f json",
-        "loadbalancer member list web-pool -f json",
-        "loadbalancer healthmonitor create --delay 10 --max-retries 4 --timeout 5 --type HTTP"
-        " --url-path /health --expected-codes 200,204 --name hm --wait web-pool -f json",
-        "loadbalancer healthmonitor set --delay 15 --http-method HEAD --wait hm",
-        "loadbalancer healthmonitor unset --url-path --expected-codes --wait hm",
-        "loadbalancer healthmonitor show hm -f json",
-        "loadbalancer healthmonitor list -f json",
-        "loadbalancer member delete --wait web-pool m2",
-        "loadbalancer member list web-pool -f json",
-        "loadbalancer healthmonitor delete --wait hm",
-        "loadbalancer listener delete --wait raw",
-        "loadbalancer pool delete --wait web-pool",
-        "loadbalancer listener list --loadbalancer lb-tree -f json",
+def test_listener_pool_member_and_monitor_commands(
+    cli: Cli, subnets: dict[str, dict[str, Any]]
+) -> None:
+    listeners, pools, members = cli.batches(
+        [
+            "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-listeners --wait -f json",
+            "loadbalancer listener create --protocol HTTP --protocol-port 80 --name web"
+            " --tag front --wait lb-listeners -f json",
+            "loadbalancer listener create --protocol TCP --protocol-port 9000 --name raw"
+            " --connection-limit 100 --wait lb-listeners -f json",
+            "loadbalancer listener set --description public --timeout-client-data 1000"
+            " --tag edge --wait web",
+            "loadbalancer listener unset --connection-limit --wait raw",
+            "loadbalancer listener show web -f json",
+            "loadbalancer listener show raw -f json",
+            "loadbalancer listener list --loadbalancer lb-listeners -f json",
+            "loadbalancer listener list --tags edge -f json",
+            "loadbalancer listener stats show web -f json",
+            "loadbalancer listener delete --wait raw",
+            "loadbalancer listener list --loadbalancer lb-listeners -f json",
+            "loadbalancer delete --cascade --wait lb-listeners",
+        ],
+        [
+            "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-pools --wait -f json",
+            "loadbalancer pool create --lb-algorithm LEAST_CONNECTIONS --loadbalancer lb-pools"
+            " --protocol HTTP --name web-pool --session-persistence type=HTTP_COOKIE"
+            " --tag gold --wait -f json",
+            "loadbalancer pool set --lb-algorithm SOURCE_IP --description backends"
+            " --tag silver --wait web-pool",
+            "loadbalancer pool unset --session-persistence --tag gold --wait web-pool",
+            "loadbalancer pool show web-pool -f json",
+            "loadbalancer pool list --loadbalancer lb-pools -f json",
+            "loadbalancer pool delete --wait web-pool",
+            "loadbalancer pool list --loadbalancer lb-pools -f json",
+            "loadbalancer delete --wait lb-pools",
+        ],
+        [
+            "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-members --wait -f json",
+            "loadbalancer pool create --lb-algorithm ROUND_ROBIN --loadbalancer lb-members"
+            " --protocol HTTP --name member-pool --wait -f json",
+            "loadbalancer member create --subnet-id web-server-subnet --address 192.168.1.20"
+            " --protocol-port 8080 --name m1 --weight 5 --tag a --wait member-pool -f json",
+            "loadbalancer member create --subnet-id web-server-subnet --address 192.168.1.21"
+            " --protocol-port 8080 --name m2 --enable-backup --wait member-pool -f json",
+            "loadbalancer member set --weight 7 --monitor-port 8081 --wait member-pool m1",
+            "loadbalancer member unset --weight --monitor-port --wait member-pool m1",
+            "loadbalancer member show member-pool m1 -f json",
+            "loadbalancer member delete --wait member-pool m2",
+            "loadbalancer member list member-pool -f json",
+            "loadbalancer healthmonitor create --delay 10 --max-retries 4 --timeout 5 --type HTTP"
+            " --url-path /health --expected-codes 200,204 --name hm --wait member-pool -f json",
+            "loadbalancer healthmonitor set --delay 15 --http-method HEAD --wait hm",
+            "loadbalancer healthmonitor unset --url-path --expected-codes --wait hm",
+            "loadbalancer healthmonitor show hm -f json",
+            "loadbalancer healthmonitor list -f json",
+            "loadbalancer healthmonitor delete --wait hm",
+            "loadbalancer pool show member-pool -f json",
+            "loadbalancer delete --cascade --wait lb-members",
+        ],
     )
-    lb, web, raw, listeners, web_shown, raw_shown, listener_stats = out[:7]
+    lb, web, raw, web_shown, raw_shown, listed, tagged, stats, left = listeners
     assert web["loadbalancers"] == [{"id": lb["id"]}] and web["tags"] == ["front"]
     assert raw["connection_limit"] == 100
-    assert {r["name"]: r["protocol_port"] for r in listeners} == {"web": 80, "raw": 9000}
-    assert web_shown["description"] == "public" and web_shown["timeout_client_data"] == 1000
+    assert (web_shown["description"], web_shown["timeout_client_data"]) == ("public", 1000)
     assert sorted(web_shown["tags"]) == ["edge", "front"]
+    assert web_shown["provisioning_status"] == "ACTIVE"
     assert raw_shown["connection_limit"] == -1
-    assert listener_stats["total_connections"] == 0
+    assert {r["name"]: r["protocol_port"] for r in listed} == {"web": 80, "raw": 9000}
+    assert [r["id"] for r in tagged] == [web["id"]]
+    assert stats["total_connections"] == 0
+    assert [r["name"] for r in left] == ["web"]
 
-    pool, pool_shown, pools = out[7:10]
-    assert pool["session_persistence"]["type"] == "HTTP_COOKIE" and pool["tags"] == ["gold"]
-    assert pool["listeners"] == [{"id": web["id"]}]
-    assert pool_shown["lb_algorithm"] == "SOURCE_IP" and pool_shown["description"] == "backends"
-    assert pool_shown["session_persistence"] is None
-    assert [p["id"] for p in pools] == [pool["id"]]
+    lb, pool, pool_shown, listed, left = pools
+    assert pool["loadbalancers"] == [{"id": lb["id"]}] and pool["tags"] == ["gold"]
+    assert pool["session_persistence"]["type"] == "HTTP_COOKIE"
+    assert (pool_shown["lb_algorithm"], pool_shown["description"]) == ("SOURCE_IP", "backends")
+    assert pool_shown["session_persistence"] is None and pool_shown["tags"] == ["silver"]
+    assert [p["id"] for p in listed] == [pool["id"]]
+    assert left == []
 
-    m1, m2, m1_shown, members = out[10:14]
+    _, pool, m1, m2, m1_shown, listed, hm, hm_shown, monitors, pool_shown = members
     assert (m1["address"], m1["weight"], m1["tags"]) == ("192.168.1.20", 5, ["a"])
+    assert m1["subnet_id"] == subnets["web-server-subnet"]["id"]
     assert m2["backup"] is True
-    assert m1_shown["weight"] == 1 and m1_shown["monitor_port"] is None
-    assert {m["name"] for m in members} == {"m1", "m2"}
-
-    hm, hm_shown, monitors, members_left, listeners_left = out[14:]
-    assert (hm["url_path"], hm["expected_codes"]) == ("/health", "200,204")
+    assert (m1_shown["weight"], m1_shown["monitor_port"]) == (1, None)
+    assert m1_shown["provisioning_status"] == "ACTIVE"
+    assert [m["name"] for m in listed] == ["m1"]
+    assert (hm["url_path"], hm["expected_codes"], hm["pools"]) == (
+        "/health",
+        "200,204",
+        [{"id": pool["id"]}],
+    )
     assert (hm_shown["delay"], hm_shown["http_method"]) == (15, "HEAD")
     assert (hm_shown["url_path"], hm_shown["expected_codes"]) == ("/", "200")
     assert hm["id"] in {m["id"] for m in monitors}
-    assert [m["name"] for m in members_left] == ["m1"]
-    assert [r["name"] for r in listeners_left] == ["web"]
+    assert pool_shown["healthmonitor_id"] is None
+    assert pool_shown["members"] == [{"id": m1["id"]}]
 
-    # Deleting the load balancer with what is left under it.
-    deleted = cli.batch(
-        "loadbalancer delete --cascade --wait lb-tree", "loadbalancer list --name lb-tree -f json"
+
+def test_l7_policy_and_rule_commands(cli: Cli, subnets: dict[str, dict[str, Any]]) -> None:
+    policies, rules = cli.batches(
+        [
+            "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-l7p --wait -f json",
+            "loadbalancer listener create --protocol HTTP --protocol-port 80 --name l7p-listener"
+            " --wait lb-l7p -f json",
+            "loadbalancer pool create --lb-algorithm ROUND_ROBIN --loadbalancer lb-l7p"
+            " --protocol HTTP --name l7p-pool --wait -f json",
+            "loadbalancer l7policy create --action REDIRECT_TO_POOL --redirect-pool l7p-pool"
+            " --name to-pool --tag x --wait l7p-listener -f json",
+            "loadbalancer l7policy create --action REDIRECT_TO_URL"
+            " --redirect-url http://example.com/ --redirect-http-code 301 --name to-url"
+            " --description moved --position 1 --wait l7p-listener -f json",
+            "loadbalancer l7policy list -f json",
+            "loadbalancer l7policy set --action REJECT --tag y --wait to-url",
+            "loadbalancer l7policy unset --description --wait to-url",
+            "loadbalancer l7policy show to-url -f json",
+            "loadbalancer l7policy delete --wait to-url",
+            "loadbalancer l7policy show to-pool -f json",
+            "loadbalancer delete --cascade --wait lb-l7p",
+        ],
+        [
+            "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-l7r --wait -f json",
+            "loadbalancer listener create --protocol HTTP --protocol-port 80 --name l7r-listener"
+            " --wait lb-l7r -f json",
+            "loadbalancer l7policy create --action REJECT --name deny --wait l7r-listener -f json",
+            "loadbalancer l7rule create --compare-type STARTS_WITH --type PATH --value /api"
+            " --tag r --wait deny -f json",
+            "loadbalancer l7rule create --compare-type EQUAL_TO --type HEADER --key X-Env"
+            " --value prod --invert --wait deny -f json",
+            "loadbalancer l7rule list deny -f json",
+        ],
     )
-    assert deleted == [[]]
-
-
-def test_l7_policy_and_rule_commands(cli: Cli) -> None:
-    out = cli.batch(
-        "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-l7 --wait -f json",
-        "loadbalancer listener create --protocol HTTP --protocol-port 80 --name l7-listener"
-        " --wait lb-l7 -f json",
-        "loadbalancer pool create --lb-algorithm ROUND_ROBIN --loadbalancer lb-l7"
-        " --protocol HTTP --name l7-pool --wait -f json",
-        "loadbalancer l7policy create --action REDIRECT_TO_POOL --redirect-pool l7-pool"
-        " --name to-pool --tag x --wait l7-listener -f json",
-        "loadbalancer l7policy create --action REDIRECT_TO_URL --redirect-url http://example.com"
-        " --redirect-http-code 301 --name to-url --position 1 --wait l7-listener -f json",
-        "loadbalancer l7policy list -f json",
-        "loadbalancer l7policy set --description moved --action REJECT --wait to-url",
-        "loadbalancer l7policy unset --description --wait to-url",
-        "loadbalancer l7policy show to-url -f json",
-        "loadbalancer l7rule create --compare-type STARTS_WITH --type PATH --value /api"
-        " --tag r --wait to-pool -f json",
-        "loadbalancer l7rule create --compare-type EQUAL_TO --type HEADER --key X-Env"
-        " --value prod --invert --wait to-pool -f json",
-        "loadbalancer l7rule list to-pool -f json",
-    )
-    _, listener, pool, to_pool, to_url, policies, url_shown, path_rule, header_rule, rules = out
-    assert to_pool["redirect_pool_id"] == pool["id"] and to_pool["tags"] == ["x"]
-    assert to_pool["listener_id"] == listener["id"]
-    assert (to_url["redirect_url"], to_url["redirect_http_code"]) == ("http://example.com", 301)
-    assert {p["name"]: p["position"] for p in policies if p["name"].startswith("to-")} == {
+    _, listener, pool, to_pool, to_url, listed, url_shown, pool_shown = policies
+    assert (to_pool["redirect_pool_id"], to_pool["listener_id"]) == (pool["id"], listener["id"])
+    assert to_pool["tags"] == ["x"]
+    assert (to_url["redirect_url"], to_url["redirect_http_code"]) == ("http://example.com/", 301)
+    assert {p["name"]: p["position"] for p in listed if p["name"].startswith("to-")} == {
         "to-url": 1,
         "to-pool": 2,
     }
-    assert url_shown["action"] == "REJECT" and url_shown["description"] == ""
-    assert url_shown["redirect_url"] is None
-    assert (path_rule["type"], path_rule["value"], path_rule["tags"]) == ("PATH", "/api", ["r"])
-    assert (header_rule["key"], header_rule["invert"]) == ("X-Env", True)
-    assert {r["id"] for r in rules} == {path_rule["id"], header_rule["id"]}
+    assert (url_shown["action"], url_shown["description"]) == ("REJECT", "")
+    assert url_shown["redirect_url"] is None and url_shown["tags"] == ["y"]
+    assert url_shown["provisioning_status"] == "ACTIVE"
+    assert pool_shown["position"] == 1
 
-    rule, header = path_rule["id"], header_rule["id"]
-    out = cli.batch(
-        f"loadbalancer l7rule set --value /v2 --compare-type REGEX --wait to-pool {rule}",
-        f"loadbalancer l7rule unset --invert --key --wait to-pool {header}",
-        f"loadbalancer l7rule show to-pool {rule} -f json",
-        f"loadbalancer l7rule show to-pool {header} -f json",
-        f"loadbalancer l7rule delete --wait to-pool {rule}",
-        "loadbalancer l7rule list to-pool -f json",
-        "loadbalancer l7policy delete --wait to-url",
-        "loadbalancer l7policy show to-pool -f json",
-        "loadbalancer delete --cascade --wait lb-l7",
+    _, _, deny, path, header, listed = rules
+    assert (path["type"], path["compare_type"], path["value"]) == ("PATH", "STARTS_WITH", "/api")
+    assert path["tags"] == ["r"]
+    assert (header["key"], header["invert"]) == ("X-Env", True)
+    assert {r["id"] for r in listed} == {path["id"], header["id"]}
+
+    rule, other = path["id"], header["id"]
+    path_shown, header_shown, left, deny_shown = cli.batch(
+        f"loadbalancer l7rule set --value /v2 --compare-type REGEX --wait deny {rule}",
+        f"loadbalancer l7rule unset --invert --wait deny {other}",
+        f"loadbalancer l7rule show deny {rule} -f json",
+        f"loadbalancer l7rule show deny {other} -f json",
+        f"loadbalancer l7rule delete --wait deny {rule}",
+        "loadbalancer l7rule list deny -f json",
+        "loadbalancer l7policy show deny -f json",
+        "loadbalancer delete --cascade --wait lb-l7r",
     )
-    rule_shown, header_shown, rules_left, policy_left = out
-    assert (rule_shown["compare_type"], rule_shown["value"]) == ("REGEX", "/v2")
-    assert header_shown["invert"] is False and header_shown["key"] is None
-    assert [r["id"] for r in rules_left] == [header]
-    assert policy_left["position"] == 1
-    assert policy_left["rules"] == [{"id": header}]
+    assert (path_shown["compare_type"], path_shown["value"]) == ("REGEX", "/v2")
+    assert path_shown["provisioning_status"] == "ACTIVE"
+    assert (header_shown["invert"], header_shown["key"]) == (False, "X-Env")
+    assert [r["id"] for r in left] == [other]
+    assert deny_shown["rules"] == [{"id": other}] and deny["id"] == deny_shown["id"]
 
 
 def test_quota_commands(cli: Cli) -> None:
-    out = cli.batch(
+    defaults, set_, shown, listed, unset, reset = cli.batch(
         "loadbalancer quota defaults show -f json",
         "loadbalancer quota set --loadbalancer 5 --listener 10 --member 50 admin -f json",
         "loadbalancer quota show admin -f json",
@@ -317,7 +359,6 @@ def test_quota_commands(cli: Cli) -> None:
         "loadbalancer quota reset admin",
         "loadbalancer quota show admin -f json",
     )
-    defaults, set_, shown, listed, unset, reset = out
     assert defaults == {
         "load_balancer": -1,
         "listener": -1,
@@ -329,10 +370,9 @@ def test_quota_commands(cli: Cli) -> None:
     }
     assert (set_["load_balancer"], set_["listener"], set_["member"]) == (5, 10, 50)
     assert shown == set_
-    [row] = [r for r in listed if r["project_id"] == shown["project_id"]] if "project_id" in shown else listed
-    assert row["load_balancer"] == 5
+    assert [(q["load_balancer"], q["listener"]) for q in listed] == [(5, 10)]
     assert (unset["load_balancer"], unset["listener"]) == (5, -1)
-    assert reset["load_balancer"] == -1
+    assert reset == defaults
 
 
 def test_provider_commands(cli: Cli) -> None:
@@ -342,32 +382,39 @@ def test_provider_commands(cli: Cli) -> None:
     )
     assert {p["name"] for p in providers} == {"amphora", "octavia"}
     assert {c["type"] for c in capabilities} == {"flavor", "availability_zone"}
-    assert "loadbalancer_topology" in {c["name"] for c in capabilities}
+    assert {"loadbalancer_topology", "compute_zone"} <= {c["name"] for c in capabilities}
 
 
-def test_flavor_and_availability_zone_commands(cli: Cli) -> None:
-    out = cli.batch(
+def test_flavor_and_availability_zone_commands(
+    cli: Cli, subnets: dict[str, dict[str, Any]]
+) -> None:
+    # JSON arguments need a process of their own (see Cli.batch).
+    profile = cli.run(
         "loadbalancer flavorprofile create --name single --provider amphora"
-        ' --flavor-data \'{"loadbalancer_topology": "SINGLE"}\' -f json',
+        """ --flavor-data '{"loadbalancer_topology": "SINGLE"}' -f json"""
+    )
+    zone_profile = cli.run(
+        "loadbalancer availabilityzoneprofile create --name zone-a-profile --provider amphora"
+        """ --availability-zone-data '{"compute_zone": "nova"}' -f json"""
+    )
+    assert profile["provider_name"] == zone_profile["provider_name"] == "amphora"
+    out = cli.batch(
         "loadbalancer flavorprofile set --name single-profile single",
         "loadbalancer flavorprofile list -f json",
         "loadbalancer flavorprofile show single-profile -f json",
         "loadbalancer flavor create --name small --flavorprofile single-profile"
-        " --description 'one amphora' -f json",
+        " --description first -f json",
         "loadbalancer flavor set --name tiny --disable small",
         "loadbalancer flavor unset --description tiny",
         "loadbalancer flavor show tiny -f json",
         "loadbalancer flavor set --enable tiny",
         "loadbalancer flavor list -f json",
-        "loadbalancer availabilityzoneprofile create --name zone-a-profile --provider amphora"
-        ' --availability-zone-data \'{"compute_zone": "nova"}\' -f json',
-        "loadbalancer availabilityzoneprofile set --availability-zone-data"
-        ' \'{"compute_zone": "zone-a"}\' zone-a-profile',
+        "loadbalancer availabilityzoneprofile set --name zone-profile zone-a-profile",
         "loadbalancer availabilityzoneprofile list -f json",
-        "loadbalancer availabilityzoneprofile show zone-a-profile -f json",
+        "loadbalancer availabilityzoneprofile show zone-profile -f json",
         "loadbalancer availabilityzone create --name zone-a --availabilityzoneprofile"
-        " zone-a-profile --description 'first zone' -f json",
-        "loadbalancer availabilityzone set --description 'zone A' --disable zone-a",
+        " zone-profile --description first -f json",
+        "loadbalancer availabilityzone set --description second --disable zone-a",
         "loadbalancer availabilityzone show zone-a -f json",
         "loadbalancer availabilityzone unset --description zone-a",
         "loadbalancer availabilityzone set --enable zone-a",
@@ -376,7 +423,7 @@ def test_flavor_and_availability_zone_commands(cli: Cli) -> None:
         " --availability-zone zone-a --wait -f json",
         "loadbalancer delete --wait lb-sized",
         "loadbalancer availabilityzone delete zone-a",
-        "loadbalancer availabilityzoneprofile delete zone-a-profile",
+        "loadbalancer availabilityzoneprofile delete zone-profile",
         "loadbalancer flavor delete tiny",
         "loadbalancer flavorprofile delete single-profile",
         "loadbalancer flavor list -f json",
@@ -384,29 +431,29 @@ def test_flavor_and_availability_zone_commands(cli: Cli) -> None:
         "loadbalancer availabilityzone list -f json",
         "loadbalancer availabilityzoneprofile list -f json",
     )
-    profile, profiles, profile_shown, flavor, flavor_shown, flavors = out[:6]
-    assert profile["provider_name"] == "amphora"
-    assert profile_shown["name"] == "single-profile" and profile_shown["id"] == profile["id"]
-    assert "single-profile" in {p["name"] for p in profiles}
+    profiles, profile_shown, flavor, flavor_shown, flavors = out[:5]
+    assert (profile_shown["id"], profile_shown["name"]) == (profile["id"], "single-profile")
+    assert names(profiles) == {"single-profile"}
     assert flavor["flavor_profile_id"] == profile["id"] and flavor["enabled"] is True
-    assert flavor_shown["name"] == "tiny" and flavor_shown["enabled"] is False
+    assert (flavor_shown["name"], flavor_shown["enabled"]) == ("tiny", False)
     assert flavor_shown["description"] == ""
-    assert {f["name"]: f["enabled"] for f in flavors} == {"tiny": True}
+    assert [(f["name"], f["enabled"]) for f in flavors] == [("tiny", True)]
 
-    zone_profile, zone_profiles, zone_profile_shown, zone, zone_shown, zones = out[6:12]
-    assert zone_profile["provider_name"] == "amphora"
-    assert "zone-a" in zone_profile_shown["availability_zone_data"]
-    assert "zone-a-profile" in {p["name"] for p in zone_profiles}
+    zone_profiles, zone_profile_shown, zone, zone_shown, zones = out[5:10]
+    assert names(zone_profiles) == {"zone-profile"}
+    assert zone_profile_shown["id"] == zone_profile["id"]
     assert zone["availability_zone_profile_id"] == zone_profile["id"]
-    assert (zone_shown["description"], zone_shown["enabled"]) == ("zone A", False)
+    assert (zone_shown["description"], zone_shown["enabled"]) == ("second", False)
     assert [(z["name"], z["enabled"]) for z in zones] == [("zone-a", True)]
 
-    sized, *empty = out[12:]
+    sized, *emptied = out[10:]
     assert (sized["flavor_id"], sized["availability_zone"]) == (flavor["id"], "zone-a")
-    assert empty == [[], [], [], []]
+    assert emptied == [[], [], [], []]
 
 
-def test_another_project_sees_none_of_the_admins_load_balancers(cli: Cli) -> None:
+def test_another_project_sees_none_of_the_admins_load_balancers(
+    cli: Cli, subnets: dict[str, dict[str, Any]]
+) -> None:
     lb, project, user = cli.batch(
         "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-private --wait -f json",
         "project create other -f json",
@@ -415,7 +462,7 @@ def test_another_project_sees_none_of_the_admins_load_balancers(cli: Cli) -> Non
     )
     assert user["default_project_id"] == project["id"]
 
-    # clouds.yaml already has a cloud for this user (see the cli fixture).
+    # The cli fixture's clouds.yaml has this user's cloud, named after its project.
     other = cli.as_cloud("other")
     token, listed = other.batch("token issue -f json", "loadbalancer list -f json")
     assert token["project_id"] == project["id"]

@@ -238,7 +238,9 @@ def create_subnet(
     with svc.db.write() as session:
         network = _network(session, ctx, item["network_id"])
         access.authorize(ctx, _rule("create_subnet", []), network.project_id)
-        subnet = subnets.new_subnet(network, item)
+        subnet = subnets.new_subnet(
+            network, item, refuse_host_overlap=svc.settings.networking.mode == "managed"
+        )
         session.add(subnet)
         session.flush()
         view = views.subnet(subnet)

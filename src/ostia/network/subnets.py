@@ -7,7 +7,7 @@ import ipaddress
 import uuid
 from typing import Any
 
-from ostia.network import ipam
+from ostia.network import hostnet, ipam
 from ostia.network.errors import BadRequest, InvalidInput
 from ostia.network.models import Network, Subnet
 
@@ -63,8 +63,19 @@ def _check_overlap(owner: Network, network: ipam.IPNetwork) -> None:
             )
 
 
-def new_subnet(owner: Network, item: dict[str, Any]) -> Subnet:
-    """A subnet of ``owner`` from a request's attributes (converted already)."""
+def _check_host(network: ipam.IPNetwork) -> None:
+    try:
+        hostnet.check_disjoint(str(network), "subnet")
+    except hostnet.UnsafeNetwork as exc:
+        raise InvalidInput(error_message=str(exc)) from None
+
+
+def new_subnet(
+    owner: Network, item: dict[str, Any], *, refuse_host_overlap: bool = False
+) -> Subnet:
+    """A subnet of ``owner`` from a request's attributes (converted already). With
+    ``refuse_host_overlap`` (managed networking, where subnets become real in namespaces) a
+    range this machine uses is refused."""
     if "cidr" not in item:
         raise BadRequest(
             resource="subnets", msg="A cidr must be specified in the absence of a subnet pool"
@@ -79,6 +90,8 @@ def new_subnet(owner: Network, item: dict[str, Any]) -> Subnet:
     gateway_ip = item["gateway_ip"] if "gateway_ip" in item else ipam.default_gateway(network)
     _check_gateway(network, gateway_ip)
     _check_overlap(owner, network)
+    if refuse_host_overlap:
+        _check_host(network)
     if "allocation_pools" in item:
         pools = ipam.requested_pools(item["allocation_pools"], network, gateway_ip)
     else:

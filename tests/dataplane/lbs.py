@@ -1,0 +1,73 @@
+"""Load balancers of the data plane tests, through the Octavia API, and their amphorae as the
+database holds them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ostia.db.models import Amphora, ReconcileState
+from tests.dataplane.conftest import Site
+from tests.dataplane.hosts import MEMBER_CIDR, MEMBER_PORT, VIP_CIDR, wait_for
+from tests.helpers import Api, expect
+from tests.network.neutron import create_network, create_subnet
+
+LBS = "/v2/lbaas/loadbalancers"
+
+
+def subnets(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A VIP subnet and a member subnet, each on its own network."""
+    vip = create_subnet(api, create_network(api, name="vip-net")["id"], VIP_CIDR)
+    member = create_subnet(api, create_network(api, name="member-net")["id"], MEMBER_CIDR)
+    return vip, member
+
+
+def create_lb(api: Api, vip_subnet: dict[str, Any], members: list[dict[str, Any]]) -> str:
+    """A load balancer with an HTTP listener on port 80 and a ROUND_ROBIN pool, in one call."""
+    pool = {"name": "p1", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": members}
+    listener = {"name": "l1", "protocol": "HTTP", "protocol_port": 80, "default_pool": pool}
+    body = {"name": "lb1", "vip_subnet_id": vip_subnet["id"], "listeners": [listener]}
+    return str(expect(api.post(LBS, {"loadbalancer": body}), 201)["loadbalancer"]["id"])
+
+
+def member(address: str, subnet: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"address": address, "protocol_port": MEMBER_PORT, "subnet_id": subnet["id"], **fields}
+
+
+def settle(site: Site, lb_id: str, status: str = "ACTIVE") -> dict[str, Any]:
+    """Wait until the load balancer reaches ``status`` (a deleted one answers 404); fail at
+    once, with the controller's last error, if it goes to ERROR."""
+
+    def error() -> str | None:
+        with site.db.read() as session:
+            state = session.get(ReconcileState, lb_id)
+            return state.last_error if state else None
+
+    def reached() -> dict[str, Any] | None:
+        response = site.api.get(f"{LBS}/{lb_id}")
+        if response.status_code == 404 and status == "DELETED":
+            return {"provisioning_status": "DELETED"}
+        lb = expect(response, 200)["loadbalancer"]
+        assert lb["provisioning_status"] != "ERROR", error()
+        return dict(lb) if lb["provisioning_status"] == status else None
+
+    try:
+        return dict(wait_for(reached, what=f"load balancer {lb_id} to be {status}"))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; controller's last error: {error()}") from None
+
+
+def amphorae(site: Site, lb_id: str, live: bool = True) -> list[Amphora]:
+    """The load balancer's amphorae (live ones: not DELETED), MASTER first."""
+    stmt = select(Amphora).where(Amphora.load_balancer_id == lb_id)
+    if live:
+        stmt = stmt.where(Amphora.status != "DELETED")
+    with site.db.read() as session:
+        return sorted(session.scalars(stmt), key=lambda a: -(a.vrrp_priority or 0))
+
+
+def namespace(amphora: Amphora) -> str:
+    """The amphora's namespace (its compute id)."""
+    assert amphora.compute_id, amphora.id
+    return amphora.compute_id
