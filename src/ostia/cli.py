@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import socket
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import uvicorn
+from typing import TYPE_CHECKING
 
 from ostia import __version__
 from ostia.config import Settings, load_settings
-from ostia.db import migrate
-from ostia.db.engine import Database
-from ostia.identity import admin
+
+if TYPE_CHECKING:
+    from ostia.db.engine import Database
 from ostia.identity.errors import KeystoneError
-from ostia.identity.firstrun import CLOUD_NAME, ensure_admin
-from ostia.identity.keys import KeyRepository
-from ostia.identity.service import key_repository
-from ostia.runtime import Runtime
 
 LOG = logging.getLogger("ostia")
 
@@ -38,121 +30,32 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _require_current_schema(settings: Settings) -> None:
-    if not migrate.is_current(settings.database_url):
-        sys.exit(
-            f"ostia: the database at {settings.database_url} is not at the current schema; "
-            "run 'ostia db upgrade' first."
-        )
+    from ostia.serve import require_current_schema
 
-
-def _sockets(settings: Settings) -> list[socket.socket]:
-    """The API's listening sockets: its port, and the identity port if one is configured."""
-    ports = [settings.api.bind_port]
-    if settings.identity.port is not None and settings.identity.port not in ports:
-        ports.append(settings.identity.port)
-    family = socket.AF_INET6 if ":" in settings.api.bind_host else socket.AF_INET
-    sockets = []
-    for port in ports:
-        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY on accepted connections only
-        # then, and without it every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((settings.api.bind_host, port))
-        except OSError as exc:
-            sys.exit(f"ostia: cannot listen on {settings.api.bind_host}:{port}: {exc.strerror}")
-        sockets.append(sock)
-    return sockets
-
-
-def _serve(runtime: Runtime, announce: str) -> None:
-    """Run the API until interrupted; print ``announce`` once it is accepting requests."""
-    settings = runtime.settings
-    config = uvicorn.Config(runtime.api(), log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    original_startup = server.startup
-
-    async def startup(sockets: list[socket.socket] | None = None) -> None:
-        await original_startup(sockets)
-        if server.started:
-            print(announce, flush=True)
-
-    server.startup = startup  # type: ignore[method-assign]
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal; let
-    # that end the command normally, so the caller's cleanup runs.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _exit_quietly)
-    server.run(sockets=_sockets(settings))
-
-
-def _exit_quietly(_signum: int, _frame: object) -> None:
-    raise SystemExit(0)
-
-
-def _url(settings: Settings) -> str:
-    return f"http://{settings.api.bind_host}:{settings.api.bind_port}/"
-
-
-def _announce_admin(runtime: Runtime) -> None:
-    settings = runtime.settings
-    if settings.api.auth_strategy != "keystone" or settings.identity.external_url:
-        return
-    access = ensure_admin(runtime.db, settings)
-    if access.password is not None:
-        print(f"  created the admin user; its credentials are in {access.clouds_yaml}", flush=True)
-    if access.clouds_yaml.exists():
-        print(
-            f"  openstack CLI: export OS_CLIENT_CONFIG_FILE={access.clouds_yaml} "
-            f"OS_CLOUD={CLOUD_NAME}   (or: source {access.openrc})",
-            flush=True,
-        )
+    require_current_schema(settings)
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    settings = _settings(args)
-    print(f"ostia {__version__}: embedded mode (API and controller in one process)", flush=True)
-    print(f"  database: {settings.database_url}", flush=True)
-    migrate.upgrade(settings.database_url)
-    runtime = Runtime.open(settings)
-    _announce_admin(runtime)
-    controller = runtime.controller()
-    controller.start()
-    # API requests and the controller share one interpreter here: switch between threads
-    # every 0.5 ms (not 5 ms) so that a request never waits long behind the controller.
-    sys.setswitchinterval(0.0005)
-    try:
-        _serve(runtime, f"  API: {_url(settings)} (OpenAPI at {_url(settings)}docs; Ctrl-C stops)")
-    finally:
-        controller.stop()
-        runtime.close()
+    from ostia.serve import run_up
+
+    run_up(_settings(args))
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    settings = _settings(args)
-    _require_current_schema(settings)
-    runtime = Runtime.open(settings)
-    try:
-        _serve(runtime, f"ostia API on {_url(settings)}")
-    finally:
-        runtime.close()
+    from ostia.serve import run_api
+
+    run_api(_settings(args))
 
 
 def cmd_controller(args: argparse.Namespace) -> None:
-    settings = _settings(args)
-    _require_current_schema(settings)
-    runtime = Runtime.open(settings)
-    controller = runtime.controller()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    controller.start()
-    print(f"ostia controller {controller.reconciler.owner} running", flush=True)
-    stop.wait()
-    controller.stop()
-    runtime.close()
+    from ostia.serve import run_controller
+
+    run_controller(_settings(args))
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    from ostia.db import migrate
+
     settings = _settings(args)
     migrate.upgrade(settings.database_url)
     print(f"database at {settings.database_url} is at the current schema", flush=True)
@@ -160,6 +63,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 
 @contextmanager
 def _identity_db(args: argparse.Namespace) -> Iterator[Database]:
+    from ostia.db.engine import Database
+
     settings = _settings(args)
     _require_current_schema(settings)
     db = Database(settings.database_url)
@@ -170,6 +75,8 @@ def _identity_db(args: argparse.Namespace) -> Iterator[Database]:
 
 
 def cmd_admin_bootstrap(args: argparse.Namespace) -> None:
+    from ostia.identity import admin
+
     with _identity_db(args) as db:
         done = admin.bootstrap(db, args.password, args.username, args.project)
     print(f"project {args.project}: {done.project_id}", flush=True)
@@ -178,24 +85,33 @@ def cmd_admin_bootstrap(args: argparse.Namespace) -> None:
 
 
 def cmd_admin_project_create(args: argparse.Namespace) -> None:
+    from ostia.identity import admin
+
     with _identity_db(args) as db:
         project = admin.create_project(db, args.name, args.description)
     print(f"project {project.name}: {project.id}", flush=True)
 
 
 def cmd_admin_user_create(args: argparse.Namespace) -> None:
+    from ostia.identity import admin
+
     with _identity_db(args) as db:
         user = admin.create_user(db, args.name, args.password, args.project)
     print(f"user {user.name}: {user.id}", flush=True)
 
 
 def cmd_admin_role_add(args: argparse.Namespace) -> None:
+    from ostia.identity import admin
+
     with _identity_db(args) as db:
         user, project, role = admin.add_role(db, args.user, args.project, args.role)
     print(f"user {user.name} has role {role.name} on project {project.name}", flush=True)
 
 
 def cmd_admin_fernet_rotate(args: argparse.Namespace) -> None:
+    from ostia.identity.keys import KeyRepository
+    from ostia.identity.service import key_repository
+
     settings = _settings(args)
     keys = KeyRepository(key_repository(settings))
     print(f"Fernet keys rotated: key {keys.rotate()} is the primary key", flush=True)

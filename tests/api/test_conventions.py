@@ -122,3 +122,9 @@ def test_openapi_schema(api: Api) -> None:
     schema = expect(api.get("/openapi.json"), 200)
     assert "/v2/lbaas/loadbalancers" in schema["paths"]
     assert "post" in schema["paths"]["/v2/lbaas/loadbalancers"]
+
+
+def test_every_answer_carries_a_request_id(api: Api) -> None:
+    ids = {api.get(path).headers.get("x-openstack-request-id") for path in ("/", LBS, LBS, "/v2/x")}
+    assert None not in ids and len(ids) == 4
+    assert all(request_id.startswith("req-") for request_id in ids if request_id)

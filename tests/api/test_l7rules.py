@@ -370,6 +370,9 @@ class TestListing:
         one = expect(api.get(f"{path}/{a['id']}?fields=id,type"), 200)
         assert one == {"rule": {"id": a["id"], "type": "PATH"}}
         assert len(expect(api.get(rules_path(other["id"])), 200)["rules"]) == 1
+        # openstacksdk's l7_rules(policy) repeats the policy as a filter, as Octavia allows.
+        assert len(values(f"?l7policy_id={policy}")) == 3
+        assert values(f"?l7policy_id={other['id']}") == []
 
 
 class TestProjects:

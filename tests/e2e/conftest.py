@@ -100,7 +100,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "OSTIA_API__AUTH_STRATEGY": "keystone",
         "OSTIA_NETWORKING__MODE": "managed",
         "OSTIA_IDENTITY__PUBLIC_URL": url,
-        "OSTIA_CONTROLLER__POLL_INTERVAL": "0.05",
     }
     _ostia(env, "db", "upgrade")
     _ostia(env, "admin", "bootstrap", "--password", ADMIN_PASSWORD)

@@ -4,6 +4,7 @@ identity, networks, and every load-balancer command a user has."""
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 import pytest
@@ -38,27 +39,11 @@ def test_identity_and_network_commands(
     cli: Cli, server: Server, subnets: dict[str, dict[str, Any]]
 ) -> None:
     # The issue's first command: every option on the command line, no clouds.yaml.
-    done = cli.process(
-        [
-            "--os-auth-url",
-            server.auth_url,
-            "--os-username",
-            "admin",
-            "--os-password",
-            ADMIN_PASSWORD,
-            "--os-project-name",
-            "admin",
-            "--os-user-domain-name",
-            "Default",
-            "--os-project-domain-name",
-            "Default",
-            "subnet",
-            "list",
-            "-f",
-            "json",
-        ],
-        cloud=False,
+    options = (
+        f"--os-auth-url {server.auth_url} --os-username admin --os-password {ADMIN_PASSWORD}"
+        " --os-project-name admin --os-user-domain-name Default --os-project-domain-name Default"
     )
+    done = cli.process(shlex.split(f"{options} subnet list -f json"), cloud=False)
     assert done.returncode == 0, done.stderr
     listed = {row["Name"]: row for row in json.loads(done.stdout)}
     assert listed["lb-vip-subnet"]["Subnet"] == VIP_RANGE
@@ -179,10 +164,11 @@ def test_load_balancer_commands(cli: Cli, subnets: dict[str, dict[str, Any]]) ->
     assert "lb-b" not in names(after_delete)
 
 
-def test_listener_pool_member_and_monitor_commands(
+def test_listener_pool_member_monitor_and_l7_commands(
     cli: Cli, subnets: dict[str, dict[str, Any]]
 ) -> None:
-    listeners, pools, members = cli.batches(
+    # Each sequence on a load balancer of its own, all side by side (see Cli.batches).
+    listeners, pools, members, monitors, policies, rules = cli.batches(
         [
             "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-listeners --wait -f json",
             "loadbalancer listener create --protocol HTTP --protocol-port 80 --name web"
@@ -200,6 +186,7 @@ def test_listener_pool_member_and_monitor_commands(
             "loadbalancer listener delete --wait raw",
             "loadbalancer listener list --loadbalancer lb-listeners -f json",
             "loadbalancer delete --cascade --wait lb-listeners",
+            "loadbalancer listener list -f json",
         ],
         [
             "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-pools --wait -f json",
@@ -213,7 +200,6 @@ def test_listener_pool_member_and_monitor_commands(
             "loadbalancer pool list --loadbalancer lb-pools -f json",
             "loadbalancer pool delete --wait web-pool",
             "loadbalancer pool list --loadbalancer lb-pools -f json",
-            "loadbalancer delete --wait lb-pools",
         ],
         [
             "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-members --wait -f json",
@@ -221,65 +207,29 @@ def test_listener_pool_member_and_monitor_commands(
             " --protocol HTTP --name member-pool --wait -f json",
             "loadbalancer member create --subnet-id web-server-subnet --address 192.168.1.20"
             " --protocol-port 8080 --name m1 --weight 5 --tag a --wait member-pool -f json",
-            "loadbalancer member create --subnet-id web-server-subnet --address 192.168.1.21"
-            " --protocol-port 8080 --name m2 --enable-backup --wait member-pool -f json",
-            "loadbalancer member set --weight 7 --monitor-port 8081 --wait member-pool m1",
-            "loadbalancer member unset --weight --monitor-port --wait member-pool m1",
+            "loadbalancer member set --weight 7 --monitor-port 8081 --enable-backup"
+            " --tag b --wait member-pool m1",
+            "loadbalancer member unset --weight --monitor-port --tag a --wait member-pool m1",
             "loadbalancer member show member-pool m1 -f json",
-            "loadbalancer member delete --wait member-pool m2",
             "loadbalancer member list member-pool -f json",
+            "loadbalancer member delete --wait member-pool m1",
+            "loadbalancer member list member-pool -f json",
+            "loadbalancer delete --cascade --wait lb-members",
+            "loadbalancer pool list -f json",
+        ],
+        [
+            "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-monitors --wait -f json",
+            "loadbalancer pool create --lb-algorithm ROUND_ROBIN --loadbalancer lb-monitors"
+            " --protocol HTTP --name monitored-pool --wait -f json",
             "loadbalancer healthmonitor create --delay 10 --max-retries 4 --timeout 5 --type HTTP"
-            " --url-path /health --expected-codes 200,204 --name hm --wait member-pool -f json",
+            " --url-path /health --expected-codes 200,204 --name hm --wait monitored-pool -f json",
             "loadbalancer healthmonitor set --delay 15 --http-method HEAD --wait hm",
             "loadbalancer healthmonitor unset --url-path --expected-codes --wait hm",
             "loadbalancer healthmonitor show hm -f json",
             "loadbalancer healthmonitor list -f json",
             "loadbalancer healthmonitor delete --wait hm",
-            "loadbalancer pool show member-pool -f json",
-            "loadbalancer delete --cascade --wait lb-members",
+            "loadbalancer pool show monitored-pool -f json",
         ],
-    )
-    lb, web, raw, web_shown, raw_shown, listed, tagged, stats, left = listeners
-    assert web["loadbalancers"] == [{"id": lb["id"]}] and web["tags"] == ["front"]
-    assert raw["connection_limit"] == 100
-    assert (web_shown["description"], web_shown["timeout_client_data"]) == ("public", 1000)
-    assert sorted(web_shown["tags"]) == ["edge", "front"]
-    assert web_shown["provisioning_status"] == "ACTIVE"
-    assert raw_shown["connection_limit"] == -1
-    assert {r["name"]: r["protocol_port"] for r in listed} == {"web": 80, "raw": 9000}
-    assert [r["id"] for r in tagged] == [web["id"]]
-    assert stats["total_connections"] == 0
-    assert [r["name"] for r in left] == ["web"]
-
-    lb, pool, pool_shown, listed, left = pools
-    assert pool["loadbalancers"] == [{"id": lb["id"]}] and pool["tags"] == ["gold"]
-    assert pool["session_persistence"]["type"] == "HTTP_COOKIE"
-    assert (pool_shown["lb_algorithm"], pool_shown["description"]) == ("SOURCE_IP", "backends")
-    assert pool_shown["session_persistence"] is None and pool_shown["tags"] == ["silver"]
-    assert [p["id"] for p in listed] == [pool["id"]]
-    assert left == []
-
-    _, pool, m1, m2, m1_shown, listed, hm, hm_shown, monitors, pool_shown = members
-    assert (m1["address"], m1["weight"], m1["tags"]) == ("192.168.1.20", 5, ["a"])
-    assert m1["subnet_id"] == subnets["web-server-subnet"]["id"]
-    assert m2["backup"] is True
-    assert (m1_shown["weight"], m1_shown["monitor_port"]) == (1, None)
-    assert m1_shown["provisioning_status"] == "ACTIVE"
-    assert [m["name"] for m in listed] == ["m1"]
-    assert (hm["url_path"], hm["expected_codes"], hm["pools"]) == (
-        "/health",
-        "200,204",
-        [{"id": pool["id"]}],
-    )
-    assert (hm_shown["delay"], hm_shown["http_method"]) == (15, "HEAD")
-    assert (hm_shown["url_path"], hm_shown["expected_codes"]) == ("/", "200")
-    assert hm["id"] in {m["id"] for m in monitors}
-    assert pool_shown["healthmonitor_id"] is None
-    assert pool_shown["members"] == [{"id": m1["id"]}]
-
-
-def test_l7_policy_and_rule_commands(cli: Cli, subnets: dict[str, dict[str, Any]]) -> None:
-    policies, rules = cli.batches(
         [
             "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-l7p --wait -f json",
             "loadbalancer listener create --protocol HTTP --protocol-port 80 --name l7p-listener"
@@ -297,7 +247,6 @@ def test_l7_policy_and_rule_commands(cli: Cli, subnets: dict[str, dict[str, Any]
             "loadbalancer l7policy show to-url -f json",
             "loadbalancer l7policy delete --wait to-url",
             "loadbalancer l7policy show to-pool -f json",
-            "loadbalancer delete --cascade --wait lb-l7p",
         ],
         [
             "loadbalancer create --vip-subnet-id lb-vip-subnet --name lb-l7r --wait -f json",
@@ -311,6 +260,48 @@ def test_l7_policy_and_rule_commands(cli: Cli, subnets: dict[str, dict[str, Any]
             "loadbalancer l7rule list deny -f json",
         ],
     )
+    lb, web, raw, web_shown, raw_shown, listed, tagged, stats, left, everywhere = listeners
+    assert web["loadbalancers"] == [{"id": lb["id"]}] and web["tags"] == ["front"]
+    assert raw["connection_limit"] == 100
+    assert (web_shown["description"], web_shown["timeout_client_data"]) == ("public", 1000)
+    assert sorted(web_shown["tags"]) == ["edge", "front"]
+    assert web_shown["provisioning_status"] == "ACTIVE"
+    assert raw_shown["connection_limit"] == -1
+    assert {r["name"]: r["protocol_port"] for r in listed} == {"web": 80, "raw": 9000}
+    assert [r["id"] for r in tagged] == [web["id"]]
+    assert stats["total_connections"] == 0
+    assert [r["name"] for r in left] == ["web"]
+    assert "web" not in names(everywhere)
+
+    lb, pool, pool_shown, listed, left = pools
+    assert pool["loadbalancers"] == [{"id": lb["id"]}] and pool["tags"] == ["gold"]
+    assert pool["session_persistence"]["type"] == "HTTP_COOKIE"
+    assert (pool_shown["lb_algorithm"], pool_shown["description"]) == ("SOURCE_IP", "backends")
+    assert pool_shown["session_persistence"] is None and pool_shown["tags"] == ["silver"]
+    assert [p["id"] for p in listed] == [pool["id"]]
+    assert left == []
+
+    _, _, m1, m1_shown, listed, left, pools_left = members
+    assert (m1["address"], m1["weight"], m1["tags"]) == ("192.168.1.20", 5, ["a"])
+    assert m1["subnet_id"] == subnets["web-server-subnet"]["id"]
+    assert (m1_shown["weight"], m1_shown["monitor_port"]) == (1, None)
+    assert (m1_shown["backup"], m1_shown["tags"]) == (True, ["b"])
+    assert m1_shown["provisioning_status"] == "ACTIVE"
+    assert [m["id"] for m in listed] == [m1["id"]]
+    assert left == []
+    assert "member-pool" not in names(pools_left)
+
+    _, pool, hm, hm_shown, listed, pool_shown = monitors
+    assert (hm["url_path"], hm["expected_codes"], hm["pools"]) == (
+        "/health",
+        "200,204",
+        [{"id": pool["id"]}],
+    )
+    assert (hm_shown["delay"], hm_shown["http_method"]) == (15, "HEAD")
+    assert (hm_shown["url_path"], hm_shown["expected_codes"]) == ("/", "200")
+    assert hm["id"] in {m["id"] for m in listed}
+    assert pool_shown["healthmonitor_id"] is None
+
     _, listener, pool, to_pool, to_url, listed, url_shown, pool_shown = policies
     assert (to_pool["redirect_pool_id"], to_pool["listener_id"]) == (pool["id"], listener["id"])
     assert to_pool["tags"] == ["x"]
@@ -339,7 +330,6 @@ def test_l7_policy_and_rule_commands(cli: Cli, subnets: dict[str, dict[str, Any]
         f"loadbalancer l7rule delete --wait deny {rule}",
         "loadbalancer l7rule list deny -f json",
         "loadbalancer l7policy show deny -f json",
-        "loadbalancer delete --cascade --wait lb-l7r",
     )
     assert (path_shown["compare_type"], path_shown["value"]) == ("REGEX", "/v2")
     assert path_shown["provisioning_status"] == "ACTIVE"

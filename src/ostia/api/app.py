@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -98,7 +99,16 @@ class RequestConventions:
         original = scope["path"]
         scope = dict(scope, path=canonical_path(original))
         scope["ostia.original_path"] = original
-        await self.app(scope, self._limited(receive), send)
+        request_id = f"req-{uuid.uuid4()}"
+
+        async def send_with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-openstack-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, self._limited(receive), send_with_request_id)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0

@@ -90,6 +90,8 @@ RULE_LISTABLE = Listable(
         "admin_state_up": L7Rule.enabled,
         "project_id": L7Rule.project_id,
         "tenant_id": L7Rule.project_id,
+        # Not shown, but a filter as in Octavia (its data model has it): openstacksdk sends it.
+        "l7policy_id": L7Rule.l7policy_id,
         "created_at": L7Rule.created_at,
         "updated_at": L7Rule.updated_at,
     },
