@@ -10,8 +10,7 @@ from fastapi import FastAPI
 from ostia.api.app import create_app
 from ostia.api.deps import Services
 from ostia.config import Settings
-from ostia.controller.amphora_provider import AmphoraProvider, ProviderUnavailable
-from ostia.controller.provider import NoopProvider, Provider
+from ostia.controller.provider import NoopProvider, Provider, ProviderUnavailable
 from ostia.controller.reconciler import Reconciler
 from ostia.controller.wakeup import NotifyListener
 from ostia.db.engine import Database
@@ -23,6 +22,9 @@ def make_provider(settings: Settings, db: Database) -> Provider:
     (it creates network namespaces)."""
     if settings.controller.provider == "noop":
         return NoopProvider(step_delay=settings.controller.noop_step_delay)
+    # Only here: rendering, certificates and namespaces are not every command's business.
+    from ostia.controller.amphora_provider import AmphoraProvider
+
     if settings.networking.mode != "managed":
         raise ProviderUnavailable(
             'the amphora provider ([controller] provider = "amphora") needs Ostia\'s own '

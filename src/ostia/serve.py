@@ -12,9 +12,10 @@ import uvicorn
 
 from ostia import __version__
 from ostia.config import Settings
+from ostia.controller.provider import ProviderUnavailable
 from ostia.db import migrate
 from ostia.identity.firstrun import CLOUD_NAME, ensure_admin
-from ostia.runtime import Runtime
+from ostia.runtime import Controller, Runtime
 
 
 def require_current_schema(settings: Settings) -> None:
@@ -88,14 +89,24 @@ def _announce_admin(runtime: Runtime) -> None:
         )
 
 
+def _start_controller(runtime: Runtime) -> Controller:
+    """The controller's loops, or the reason its data plane cannot run here."""
+    try:
+        controller = runtime.controller()
+        controller.start()
+    except ProviderUnavailable as exc:
+        runtime.close()
+        sys.exit(f"ostia: {exc}")
+    return controller
+
+
 def run_up(settings: Settings) -> None:
     print(f"ostia {__version__}: embedded mode (API and controller in one process)", flush=True)
     print(f"  database: {settings.database_url}", flush=True)
     migrate.upgrade(settings.database_url)
     runtime = Runtime.open(settings)
     _announce_admin(runtime)
-    controller = runtime.controller()
-    controller.start()
+    controller = _start_controller(runtime)
     # API requests and the controller share one interpreter here: switch between threads
     # every 0.5 ms (not 5 ms) so that a request never waits long behind the controller.
     sys.setswitchinterval(0.0005)
@@ -118,11 +129,10 @@ def run_api(settings: Settings) -> None:
 def run_controller(settings: Settings) -> None:
     require_current_schema(settings)
     runtime = Runtime.open(settings)
-    controller = runtime.controller()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    controller.start()
+    controller = _start_controller(runtime)
     print(f"ostia controller {controller.reconciler.owner} running", flush=True)
     stop.wait()
     controller.stop()

@@ -220,7 +220,7 @@ def test_maxconn_within_max_connections_starts_and_beyond_fails(net: Lab) -> Non
     lb_id = str(uuid.uuid4())
     maximum = agent.client.call("GET", "/1.0/details")[1]["max_connections"]
     path = f"/1.0/loadbalancer/{agent.amphora_id}/{lb_id}/haproxy"
-    too_many = haproxy_config(agent, {"m1": "10.241.2.21"}, maxconn=maximum + 1000)
+    too_many = haproxy_config(agent, {"m1": "10.241.2.21"}, maxconn=maximum * 2)
     assert agent.client.request("PUT", path, too_many)[0] == 202  # haproxy -c does not see it
     status, body = agent.client.call("PUT", f"/1.0/loadbalancer/{lb_id}/start")
     assert (status, body["message"]) == (500, "Error starting haproxy")

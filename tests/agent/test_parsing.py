@@ -113,6 +113,6 @@ def test_runtime_commands_allowed() -> None:
 
 
 def test_max_connections_leave_room_for_listeners_and_checks() -> None:
-    assert info.max_connections(20000) == 9488
+    assert info.max_connections(20000) == 7590
     assert info.max_connections(1000) == 0
     assert info.max_connections(None) == 1_000_000

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from ostia.config import Settings
-from ostia.controller.amphora_provider import ProviderUnavailable
 from ostia.controller.management import (
     SERVICE_PROJECT_ID,
     ManagementNetworkError,
     ensure_management_network,
 )
+from ostia.controller.provider import ProviderUnavailable
 from ostia.db.engine import Database
 from ostia.drivers.netns import list_namespaces
 from ostia.network.hostnet import host_networks

@@ -7,6 +7,7 @@ HAProxy and keepalived on SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import signal
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         agent.restore()
+        # A replaced amphora may have had this management address with another MAC.
+        agent.ip.announce([ipaddress.ip_address(config.bind_host)])
         log.info(
             "amphora %s: listening on %s:%d", config.amphora_id, config.bind_host, config.bind_port
         )

@@ -26,10 +26,11 @@ def fd_limit() -> int | None:
 
 def max_connections(limit: int | None) -> int:
     """The largest global ``maxconn`` HAProxy can start with, leaving FD_RESERVE descriptors
-    for listeners, health checks and sockets."""
+    for listeners, health checks and sockets. A connection takes two descriptors, and with
+    splicing HAProxy also opens ``maxconn / 4`` pipes of two: 2.5 per connection."""
     if limit is None:
         return MAX_CONNECTIONS
-    return max(0, min(MAX_CONNECTIONS, (limit - FD_RESERVE) // 2))
+    return max(0, min(MAX_CONNECTIONS, (limit - FD_RESERVE) * 2 // 5))
 
 
 def _meminfo() -> dict[str, int]:

@@ -227,6 +227,9 @@ class Ip:
                 sources.append(vrrp)
         self.batch(commands)
         self.batch(self._missing_rules(sources))
+        if vrrp is not None:
+            # The address may have belonged to another amphora (another MAC) a moment ago.
+            self.announce([vrrp])
 
     def plug_network(self, ifname: str, fixed_ips: list[Subnet], mtu: int | None) -> None:
         """Configure a member network interface with exactly these addresses."""

@@ -58,6 +58,7 @@ from ostia.controller.amphora_store import (
 )
 from ostia.controller.haproxy_changes import runtime_commands
 from ostia.controller.management import SERVICE_PROJECT_ID, ensure_management_network
+from ostia.controller.provider import ProviderUnavailable
 from ostia.db.engine import Database
 from ostia.db.models import Amphora, LoadBalancer
 from ostia.drivers.compute import AgentFiles, NetnsCompute
@@ -74,10 +75,6 @@ POLL_INTERVAL = 0.05
 # HAProxy refuses a UNIX socket path (its stats and master sockets, in the amphora's
 # directory) longer than this.
 MAX_SOCKET_PATH = 97
-
-
-class ProviderUnavailable(RuntimeError):
-    """The amphora provider cannot run here (and the controller does not start)."""
 
 
 @dataclass
@@ -303,7 +300,7 @@ class AmphoraProvider:
         row, client = amphora.row, amphora.client
         details = client.details()
         config = render_haproxy(
-            lb, views, settings=self._render_settings(amphora, _spliced(details["max_connections"]))
+            lb, views, settings=self._render_settings(amphora, details["max_connections"])
         )
         current = None
         if amphora.configured and details.get("haproxy_count"):
@@ -388,13 +385,6 @@ class AmphoraProvider:
         for row in rows:
             self.compute.delete(row.id)
             self.store.release(row)
-
-
-def _spliced(max_connections: int) -> int:
-    """The agent's ``max_connections`` counts two descriptors per connection; the rendered
-    configurations splice, for which HAProxy also opens ``maxconn / 4`` pipes of two
-    descriptors each (it refuses to start when they do not fit): 2.5 per connection."""
-    return max_connections * 4 // 5
 
 
 def _read(path: Path) -> str | None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ostia.controller.amphora_store import PortInfo, SubnetInfo, create_port
+from ostia.controller.provider import ProviderUnavailable
 from ostia.db.engine import Database
 from ostia.network import subnets
 from ostia.network.hostnet import check_disjoint
@@ -34,8 +35,8 @@ SUBNET_NAME = "lb-mgmt-subnet"
 CONTROLLER_PORT_NAME = "ostia-controller"
 
 
-class ManagementNetworkError(RuntimeError):
-    pass
+class ManagementNetworkError(ProviderUnavailable):
+    """The management network cannot be set up as configured."""
 
 
 @dataclass(frozen=True)

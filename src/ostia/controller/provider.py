@@ -14,6 +14,10 @@ from typing import Protocol
 from ostia.db.models import LoadBalancer
 
 
+class ProviderUnavailable(RuntimeError):
+    """The configured data plane cannot run here; the controller does not start."""
+
+
 class Provider(Protocol):
     def apply(self, lb: LoadBalancer) -> None:
         """Make the data plane run ``lb`` as it now stands (create or update)."""

@@ -138,10 +138,14 @@ class LoadBalancer(Base, TimestampMixin, StatusMixin, TaggedMixin):
         back_populates="load_balancer", cascade="all, delete-orphan", lazy="joined"
     )
     listeners: Mapped[list[Listener]] = relationship(
-        back_populates="load_balancer", cascade="all, delete-orphan", order_by="Listener.created_at"
+        back_populates="load_balancer",
+        cascade="all, delete-orphan",
+        order_by="(Listener.created_at, Listener.id)",
     )
     pools: Mapped[list[Pool]] = relationship(
-        back_populates="load_balancer", cascade="all, delete-orphan", order_by="Pool.created_at"
+        back_populates="load_balancer",
+        cascade="all, delete-orphan",
+        order_by="(Pool.created_at, Pool.id)",
     )
     reconcile: Mapped[ReconcileState] = relationship(cascade="all, delete-orphan")
 
@@ -236,7 +240,9 @@ class Pool(Base, TimestampMixin, StatusMixin, TaggedMixin):
         back_populates="redirect_pool", foreign_keys="L7Policy.redirect_pool_id"
     )
     members: Mapped[list[Member]] = relationship(
-        back_populates="pool", cascade="all, delete-orphan", order_by="Member.created_at"
+        back_populates="pool",
+        cascade="all, delete-orphan",
+        order_by="(Member.created_at, Member.id)",
     )
     health_monitor: Mapped[HealthMonitor | None] = relationship(
         back_populates="pool", cascade="all, delete-orphan"
@@ -325,7 +331,9 @@ class L7Policy(Base, TimestampMixin, StatusMixin, TaggedMixin):
         back_populates="redirecting_l7policies", foreign_keys=[redirect_pool_id]
     )
     rules: Mapped[list[L7Rule]] = relationship(
-        back_populates="l7policy", cascade="all, delete-orphan", order_by="L7Rule.created_at"
+        back_populates="l7policy",
+        cascade="all, delete-orphan",
+        order_by="(L7Rule.created_at, L7Rule.id)",
     )
 
 

@@ -112,7 +112,7 @@ def _children(session: Session, lb_ids: list[str]) -> dict[str, views.Children]:
         Pool.load_balancer_id.in_(lb_ids)
     )
     for is_listener, lb_id, child_id, _ in session.execute(
-        union_all(listeners, pools).order_by("created_at")
+        union_all(listeners, pools).order_by("created_at", "id")
     ):
         children = found[lb_id]
         (children.listener_ids if is_listener else children.pool_ids).append(child_id)
