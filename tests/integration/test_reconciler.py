@@ -74,6 +74,7 @@ def test_failures_are_retried_then_end_in_error(ostia: Ostia, api: Api, settings
         error = wait_for_lb(api, lb["id"], "ERROR")
         assert error["provisioning_status"] == "ERROR"
         assert provider.calls == 3
+        assert error["fault"] == f"RuntimeError: agent of {lb['id']} unreachable"
         state = _state(ostia, lb["id"])
         assert state.last_error == f"RuntimeError: agent of {lb['id']} unreachable"
         assert state.lease_owner is None
@@ -107,3 +108,38 @@ def test_failed_child_goes_to_error_and_unlocks_the_load_balancer(
     wait_for_lb(api, lb["id"])
     assert api.get(f"/v2/lbaas/listeners/{listener['id']}").status_code == 404
     assert create_listener(api, lb["id"], protocol_port=8080)["provisioning_status"] == "ACTIVE"
+
+
+class RefusedConfiguration(Exception):
+    permanent = True
+
+
+class RefusingProvider(FailingProvider):
+    """A data plane whose agent refuses the configuration: retrying cannot help."""
+
+    def _fail(self, lb: LoadBalancer) -> None:
+        self.calls += 1
+        raise RefusedConfiguration("[ALERT] parsing [haproxy.cfg:12]: unknown keyword 'x'")
+
+    apply = failover = delete = _fail
+
+
+def test_a_permanent_failure_is_not_retried(ostia: Ostia, api: Api, settings: Settings) -> None:
+    ostia.controller.stop()
+    provider = RefusingProvider()
+    reconciler = Reconciler(
+        settings.controller.model_copy(update={"max_attempts": 5, "instance_id": "refused"}),
+        ostia.db,
+        ostia.runtime.signal,
+        provider,
+    )
+    reconciler.start()
+    try:
+        lb = create_lb(api, wait=False)
+        error = wait_for_lb(api, lb["id"], "ERROR")
+        assert provider.calls == 1
+        assert error["fault"] == (
+            "RefusedConfiguration: [ALERT] parsing [haproxy.cfg:12]: unknown keyword 'x'"
+        )
+    finally:
+        reconciler.stop()

@@ -58,6 +58,13 @@ class AgentError(Exception):
         super().__init__(text)
 
 
+    @property
+    def permanent(self) -> bool:
+        """A 400: the agent refused the request itself (HAProxy rejects the configuration,
+        say); sending it again cannot help."""
+        return self.status == 400
+
+
 class AgentUnreachable(AgentError):
     """No connection could be made within the retry window."""
 

@@ -91,6 +91,7 @@ def load_balancer(lb: LoadBalancer, children: Children) -> dict[str, Any]:
         "provider": lb.provider or DEFAULT_PROVIDER_NAME,
         "flavor_id": lb.flavor_id,
         "availability_zone": lb.availability_zone,
+        "fault": lb.reconcile.last_error if lb.reconcile is not None else None,
     }
 
 

@@ -335,7 +335,7 @@ class Reconciler:
                 return
             state.attempts += 1
             state.last_error = reason
-            if state.attempts < self.settings.max_attempts:
+            if state.attempts < self.settings.max_attempts and not _permanent(exc):
                 delay = min(
                     self.settings.retry_initial_delay * 2 ** (state.attempts - 1),
                     self.settings.retry_max_delay,
@@ -363,6 +363,11 @@ class Reconciler:
         )
         lb.provisioning_status = constants.ERROR if own_change else constants.ACTIVE
         lb.failover_requested = False
+
+
+def _permanent(exc: Exception) -> bool:
+    """Whether retrying cannot help (a provider marks such errors ``permanent``)."""
+    return bool(getattr(exc, "permanent", False))
 
 
 def _process_alive(owner: str, prefix: str) -> bool:

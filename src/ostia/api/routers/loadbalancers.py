@@ -84,8 +84,13 @@ def _visible(stmt: Any) -> Any:
     """Load balancers that are not DELETED, each with its VIP (and nothing else) loaded."""
     return (
         stmt.join(LoadBalancer.vip)
+        .outerjoin(LoadBalancer.reconcile)
         .where(LoadBalancer.provisioning_status != constants.DELETED)
-        .options(contains_eager(LoadBalancer.vip), lazyload("*"))
+        .options(
+            contains_eager(LoadBalancer.vip),
+            contains_eager(LoadBalancer.reconcile),
+            lazyload("*"),
+        )
     )
 
 

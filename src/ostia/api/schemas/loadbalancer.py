@@ -92,6 +92,8 @@ class LoadBalancerResponse(Timestamps):
     flavor_id: str | None
     availability_zone: str | None
     tags: list[str]
+    # Not in Octavia: why the last change of this load balancer failed (or is being retried).
+    fault: str | None
 
 
 class LoadBalancerFullResponse(LoadBalancerResponse):
