@@ -1,16 +1,22 @@
-"""``ostia demo``: start the embedded service and show a load balancer's life through the API.
+"""``ostia demo``: the embedded service running a real ACTIVE_STANDBY load balancer.
 
-It logs in to Ostia's identity service as the admin it bootstrapped, creates the networks
-of the Create Load Balancer wizard's example (``lb-vip-subnet`` and ``web-server-subnet``),
-creates the example in one call (listener HTTP 8080, pool ROUND_ROBIN, members 192.168.1.14
-and 192.168.1.6 on port 80, a PING health monitor), follows it from PENDING_CREATE to
-ACTIVE, changes it, and deletes it, printing each step and its timing. The controller runs
-the noop data plane: no address is configured anywhere on this machine.
+It starts API and controller in one process (keystone, Ostia's own networks, real amphorae:
+network namespaces with the agent, HAProxy and keepalived), logs in as the admin it
+bootstrapped, creates the networks of the Create Load Balancer wizard's example
+(``lb-vip-subnet``, ``web-server-subnet``) and two web servers at 192.168.1.14 and
+192.168.1.6, each in its own namespace, then an ACTIVE_STANDBY load balancer with an HTTP
+listener on 8080, a ROUND_ROBIN pool with the two members and an HTTP health monitor. It sends
+requests through the VIP from a client namespace, kills the MASTER amphora's processes while
+a client keeps sending, and prints what the client saw and how long the takeover took.
+Everything lives in namespaces named ``demo<random>-…``; nothing is configured in the root
+namespace, and everything is removed at the end (``--keep`` keeps it until Ctrl-C).
 """
 
 from __future__ import annotations
 
-import socket
+import os
+import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -19,21 +25,39 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import select
 
 from ostia.config import Settings
 from ostia.db import migrate
+from ostia.db.models import Amphora
+from ostia.drivers.fabric import Fabric
+from ostia.drivers.netns import ip_json, namespace_pids, stop_processes
+from ostia.hosts import Host, Traffic, WebServer, add_host, http_get
 from ostia.identity.firstrun import ADMIN_PROJECT, ADMIN_USER, CLOUD_NAME, ensure_admin
 from ostia.runtime import Runtime
 
 VIP_CIDR = "10.240.1.0/24"  # lb-vip-subnet
 MEMBER_CIDR = "192.168.1.0/24"  # web-server-subnet, as in the wizard's example
+MEMBERS = (("web1", "192.168.1.14"), ("web2", "192.168.1.6"))
+LISTENER_PORT = 8080
+MEMBER_PORT = 80
+WAIT = 60.0
+
+
+class DemoError(RuntimeError):
+    pass
 
 
 class Demo:
-    def __init__(self, base_url: str, password: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=10)
+    def __init__(self, base_url: str, password: str, runtime: Runtime, fabric: Fabric) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30)
         self.password = password
+        self.runtime = runtime
+        self.fabric = fabric
+        self.servers: list[WebServer] = []
         self.started = time.monotonic()
+
+    # -- talking to the API -----------------------------------------------------------------
 
     def say(self, message: str) -> None:
         print(f"[{time.monotonic() - self.started:7.3f}s] {message}", flush=True)
@@ -41,66 +65,97 @@ class Demo:
     def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
         response = self.http.request(method, path, json=body)
         if response.status_code != expect:
-            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
+            raise DemoError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None
 
     def wait_active(self, lb_id: str) -> float:
         began = time.monotonic()
-        while True:
+        while time.monotonic() - began < WAIT:
             lb = self.call("GET", f"/v2/lbaas/loadbalancers/{lb_id}")["loadbalancer"]
             if lb["provisioning_status"] == "ACTIVE":
                 return time.monotonic() - began
             if lb["provisioning_status"] == "ERROR":
-                raise RuntimeError(f"load balancer {lb_id} went to ERROR")
-            time.sleep(0.005)
+                raise DemoError(f"load balancer {lb_id} went to ERROR: {lb['fault']}")
+            time.sleep(0.02)
+        raise DemoError(f"load balancer {lb_id} was not ACTIVE after {WAIT:g} s")
 
     def log_in(self) -> None:
+        user = {"name": ADMIN_USER, "domain": {"name": "Default"}, "password": self.password}
         credentials = {
             "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": ADMIN_USER,
-                            "domain": {"name": "Default"},
-                            "password": self.password,
-                        }
-                    },
-                },
+                "identity": {"methods": ["password"], "password": {"user": user}},
                 "scope": {"project": {"name": ADMIN_PROJECT, "domain": {"name": "Default"}}},
             }
         }
         response = self.http.post("/identity/v3/auth/tokens", json=credentials)
         if response.status_code != 201:
-            raise RuntimeError(f"login failed: {response.status_code} {response.text}")
+            raise DemoError(f"login failed: {response.status_code} {response.text}")
         self.http.headers["X-Auth-Token"] = response.headers["X-Subject-Token"]
-        roles = ", ".join(r["name"] for r in response.json()["token"]["roles"])
-        self.say(f"logged in to /identity/v3 as {ADMIN_USER} (roles: {roles})")
+        self.say(f"logged in to /identity/v3 as {ADMIN_USER}")
 
-    def subnet(self, network_id: str, name: str, cidr: str) -> str:
-        body = {"subnet": {"network_id": network_id, "name": name, "cidr": cidr, "ip_version": 4}}
-        subnet = self.call("POST", "/network/v2.0/subnets", body, expect=201)["subnet"]
-        self.say(f"subnet {name} {cidr} (gateway {subnet['gateway_ip']})")
-        return str(subnet["id"])
-
-    def run(self, keep: bool) -> None:
-        versions = self.call("GET", "/")["versions"]
-        self.say(f"API answers; current version {versions[-1]['id']}")
-        self.log_in()
+    def subnet(self, name: str, cidr: str) -> dict[str, Any]:
         network = self.call(
-            "POST", "/network/v2.0/networks", {"network": {"name": "demo-net"}}, expect=201
+            "POST", "/network/v2.0/networks", {"network": {"name": f"{name}-net"}}, expect=201
         )["network"]
-        vip_subnet = self.subnet(network["id"], "lb-vip-subnet", VIP_CIDR)
-        member_subnet = self.subnet(network["id"], "web-server-subnet", MEMBER_CIDR)
+        body = {
+            "subnet": {"network_id": network["id"], "name": name, "cidr": cidr, "ip_version": 4}
+        }
+        subnet: dict[str, Any] = self.call("POST", "/network/v2.0/subnets", body, expect=201)[
+            "subnet"
+        ]
+        self.say(f"network {name}-net, subnet {name} {cidr}")
+        return {**subnet, "mtu": network["mtu"]}
+
+    def host(self, name: str, subnet: dict[str, Any], address: str | None = None) -> Host:
+        fixed_ip: dict[str, str] = {"subnet_id": subnet["id"]}
+        if address is not None:
+            fixed_ip["ip_address"] = address
+        body = {"port": {"network_id": subnet["network_id"], "name": name, "fixed_ips": [fixed_ip]}}
+        port = self.call("POST", "/network/v2.0/ports", body, expect=201)["port"]
+        return add_host(self.fabric, name, port, subnet["cidr"], subnet["mtu"])
+
+    # -- the demonstration ------------------------------------------------------------------
+
+    def run(self) -> tuple[str, Host, str]:
+        """Build everything and show it working; returns (load balancer id, client, VIP)."""
+        self.log_in()
+        vip_subnet = self.subnet("lb-vip-subnet", VIP_CIDR)
+        member_subnet = self.subnet("web-server-subnet", MEMBER_CIDR)
+        for name, address in MEMBERS:
+            web = self.host(name, member_subnet, address)
+            self.servers.append(WebServer(web, MEMBER_PORT, name))
+            self.say(f"web server {name} at {address}:{MEMBER_PORT} (namespace {web.namespace})")
+        client = self.host("client", vip_subnet)
+        self.say(f"client at {client.address} (namespace {client.namespace})")
+
+        profile = self.call(
+            "POST",
+            "/v2/lbaas/flavorprofiles",
+            {
+                "flavorprofile": {
+                    "name": "active-standby",
+                    "provider_name": "amphora",
+                    "flavor_data": '{"loadbalancer_topology": "ACTIVE_STANDBY"}',
+                }
+            },
+            expect=201,
+        )["flavorprofile"]
+        flavor = self.call(
+            "POST",
+            "/v2/lbaas/flavors",
+            {"flavor": {"name": "ha", "flavor_profile_id": profile["id"]}},
+            expect=201,
+        )["flavor"]
         body = {
             "loadbalancer": {
                 "name": "lb1",
-                "vip_subnet_id": vip_subnet,
+                "vip_subnet_id": vip_subnet["id"],
+                "flavor_id": flavor["id"],
                 "listeners": [
                     {
                         "name": "Listener-1",
                         "protocol": "HTTP",
-                        "protocol_port": 8080,
+                        "protocol_port": LISTENER_PORT,
                         "default_pool": {"name": "Pool-1"},
                     }
                 ],
@@ -110,14 +165,19 @@ class Demo:
                         "protocol": "HTTP",
                         "lb_algorithm": "ROUND_ROBIN",
                         "members": [
-                            {"address": a, "protocol_port": 80, "subnet_id": member_subnet}
-                            for a in ("192.168.1.14", "192.168.1.6")
+                            {
+                                "address": address,
+                                "protocol_port": MEMBER_PORT,
+                                "subnet_id": member_subnet["id"],
+                            }
+                            for _, address in MEMBERS
                         ],
                         "healthmonitor": {
-                            "type": "PING",
-                            "delay": 5,
-                            "max_retries": 3,
-                            "timeout": 5,
+                            "type": "HTTP",
+                            "delay": 1,
+                            "timeout": 1,
+                            "max_retries": 2,
+                            "url_path": "/",
                         },
                     }
                 ],
@@ -125,100 +185,166 @@ class Demo:
         }
         began = time.monotonic()
         lb = self.call("POST", "/v2/lbaas/loadbalancers", body, expect=201)["loadbalancer"]
-        answered = time.monotonic() - began
         self.say(
-            f"POST /v2/lbaas/loadbalancers answered 201 in {answered * 1000:.1f} ms: "
-            f"{lb['name']} {lb['id']} {lb['provisioning_status']}/{lb['operating_status']}, "
-            f"VIP {lb['vip_address']}, provider {lb['provider']}"
+            f"POST /v2/lbaas/loadbalancers (ACTIVE_STANDBY, full tree) answered 201 in "
+            f"{(time.monotonic() - began) * 1000:.0f} ms: VIP {lb['vip_address']}, "
+            f"{lb['provisioning_status']}"
         )
         took = self.wait_active(lb["id"])
-        self.say(f"{lb['name']} is ACTIVE {took * 1000:.1f} ms after the create answered")
-        tree = self.call("GET", f"/v2/lbaas/loadbalancers/{lb['id']}/status")["statuses"]
-        for listener in tree["loadbalancer"]["listeners"]:
-            for pool in listener["pools"]:
-                members = ", ".join(f"{m['address']}:{m['protocol_port']}" for m in pool["members"])
-                self.say(
-                    f"  {listener['name']} -> {pool['name']} ({pool['provisioning_status']}): "
-                    f"{members}; monitor {pool['health_monitor']['type']}"
+        self.say(f"lb1 is ACTIVE {took:.2f} s after the create answered")
+        for amphora in self.amphorae(lb["id"]):
+            self.say(
+                f"  amphora {amphora.id[:8]} {amphora.role:<7} namespace {amphora.compute_id}, "
+                f"management {amphora.lb_network_ip}, VRRP {amphora.vrrp_ip}"
+            )
+        vip = lb["vip_address"]
+        answers = [http_get(client.namespace, vip, LISTENER_PORT) for _ in range(6)]
+        self.say(f"6 requests to http://{vip}:{LISTENER_PORT}/ answered by: {' '.join(answers)}")
+        return lb["id"], client, vip
+
+    def amphorae(self, lb_id: str) -> list[Amphora]:
+        with self.runtime.db.read() as session:
+            return list(
+                session.scalars(
+                    select(Amphora)
+                    .where(Amphora.load_balancer_id == lb_id, Amphora.status != "DELETED")
+                    .order_by(Amphora.role)
                 )
-        pool_id = lb["pools"][0]["id"]
-        began = time.monotonic()
-        member = self.call(
-            "POST",
-            f"/v2/lbaas/pools/{pool_id}/members",
-            {"member": {"address": "192.168.1.20", "protocol_port": 80, "weight": 2}},
-            expect=201,
-        )["member"]
-        self.say(f"added member 192.168.1.20 ({member['provisioning_status']})")
-        blocked = self.http.put(
-            f"/v2/lbaas/loadbalancers/{lb['id']}", json={"loadbalancer": {"name": "x"}}
+            )
+
+    def vip_holder(self, lb_id: str, vip: str) -> Amphora | None:
+        for amphora in self.amphorae(lb_id):
+            if amphora.compute_id and any(
+                address.get("local") == vip
+                for link in ip_json(amphora.compute_id, "address", "show")
+                for address in link.get("addr_info", [])
+            ):
+                return amphora
+        return None
+
+    def kill_master(self, lb_id: str, client: Host, vip: str) -> float:
+        master = self.vip_holder(lb_id, vip)
+        if master is None or master.compute_id is None:
+            raise DemoError("no amphora holds the VIP")
+        with Traffic(client.namespace, vip, LISTENER_PORT) as traffic:
+            traffic.next_bodies(20)
+            self.say(
+                f"killing every process of the MASTER amphora {master.id[:8]} "
+                f"({master.compute_id}) while a client sends a request every 10 ms"
+            )
+            stop_processes(namespace_pids(master.compute_id), grace=0)
+            traffic.next_bodies(100)
+        failures = traffic.failures()
+        holder = self.vip_holder(lb_id, vip)
+        self.say(
+            f"{len(traffic.answers)} requests, {len(failures)} failed; VIP now on "
+            f"{holder.id[:8] if holder else 'nobody'} ({holder.role if holder else '-'}); "
+            f"takeover {traffic.outage() * 1000:.0f} ms"
         )
-        if blocked.status_code == 409:
-            self.say(f"  a change while it settles is refused: 409 {blocked.json()['faultstring']}")
-        self.wait_active(lb["id"])
-        self.say(f"  ACTIVE again {(time.monotonic() - began) * 1000:.1f} ms after the change")
-        if keep:
-            self.say(f"keeping {lb['name']}")
-            return
-        self.call("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", expect=204)
-        self.say("DELETE ?cascade=true answered 204")
-        while self.http.get(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code != 404:
-            time.sleep(0.005)
-        self.say(f"{lb['name']} and everything under it are gone")
+        answers = [http_get(client.namespace, vip, LISTENER_PORT) for _ in range(4)]
+        self.say(f"after the takeover, answered by: {' '.join(answers)}")
+        return traffic.outage()
+
+    def delete(self, lb_id: str) -> None:
+        self.call("DELETE", f"/v2/lbaas/loadbalancers/{lb_id}?cascade=true", expect=204)
+        began = time.monotonic()
+        while self.http.get(f"/v2/lbaas/loadbalancers/{lb_id}").status_code != 404:
+            if time.monotonic() - began > WAIT:
+                raise DemoError(f"load balancer {lb_id} was not deleted after {WAIT:g} s")
+            time.sleep(0.05)
+        self.say("lb1 deleted: its amphorae, ports and namespaces are gone")
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.stop()
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex((host, port)) != 0
+def _prerequisites() -> str | None:
+    if os.geteuid() != 0:
+        return "ostia demo runs real load balancers in network namespaces: run it as root."
+    missing = [tool for tool in ("haproxy", "keepalived", "ip") if shutil.which(tool) is None]
+    if missing:
+        return f"ostia demo needs {', '.join(missing)}: run ./scripts/install (as root) first."
+    return None
 
 
-def run_demo(settings: Settings, keep: bool) -> int:
-    host, port = settings.api.bind_host, settings.api.bind_port
-    if not _port_free(host, port):
-        print(f"ostia demo: {host}:{port} is in use; pass --port to choose another.")
-        return 2
-    scratch = tempfile.TemporaryDirectory(prefix="ostia-demo-")
-    settings = settings.model_copy(
-        update={
-            "data_dir": Path(scratch.name),
-            "database": settings.database.model_copy(update={"url": ""}),
-            "api": settings.api.model_copy(update={"auth_strategy": "keystone"}),
-            "networking": settings.networking.model_copy(update={"mode": "managed"}),
-            "identity": settings.identity.model_copy(
-                update={"public_url": f"http://{host}:{port}", "external_url": ""}
-            ),
-        }
-    )
-    print(f"Starting Ostia (API and controller in one process, database {settings.database_url})")
-    migrate.upgrade(settings.database_url)
-    runtime = Runtime.open(settings)
-    access = ensure_admin(runtime.db, settings)
-    assert access.password is not None, "a new data directory has no admin yet"
-    controller = runtime.controller()
-    controller.start()
+def _serve(runtime: Runtime, host: str, port: int) -> tuple[uvicorn.Server, threading.Thread]:
     server = uvicorn.Server(
         uvicorn.Config(runtime.api(), host=host, port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    began = time.monotonic()
     while not server.started:
+        if not thread.is_alive() or time.monotonic() - began > 30:
+            raise DemoError(f"the API did not start on {host}:{port}")
         time.sleep(0.01)
-    base = f"http://{host}:{port}"
-    print(f"Ostia is serving the Octavia v2 API on {base}/")
+    return server, thread
+
+
+def run_demo(settings: Settings, keep: bool) -> int:
+    if problem := _prerequisites():
+        print(problem)
+        return 2
+    host, port = settings.api.bind_host, settings.api.bind_port
+    scratch = Path(tempfile.mkdtemp(prefix="ostia-demo-"))
+    scratch.chmod(0o755)  # HAProxy reads the amphorae's files as nobody
+    prefix = f"demo{secrets.token_hex(3)}"
+    settings = settings.model_copy(
+        update={
+            "data_dir": scratch,
+            "database": settings.database.model_copy(update={"url": ""}),
+            "api": settings.api.model_copy(update={"auth_strategy": "keystone"}),
+            "networking": settings.networking.model_copy(update={"mode": "managed"}),
+            "controller": settings.controller.model_copy(update={"provider": "amphora"}),
+            "dataplane": settings.dataplane.model_copy(update={"prefix": prefix}),
+            "identity": settings.identity.model_copy(
+                update={"public_url": f"http://{host}:{port}", "external_url": ""}
+            ),
+        }
+    )
+    print(f"Starting Ostia (API and controller in one process; files in {scratch})", flush=True)
+    migrate.upgrade(settings.database_url)
+    runtime = Runtime.open(settings)
+    fabric = Fabric(prefix)
+    controller = None
+    server = thread = None
+    demo = None
     try:
-        Demo(base, access.password).run(keep)
+        access = ensure_admin(runtime.db, settings)
+        assert access.password is not None, "a new data directory has no admin yet"
+        controller = runtime.controller()
+        controller.start()
+        server, thread = _serve(runtime, host, port)
+        print(f"Ostia serves the Octavia v2 API on http://{host}:{port}/", flush=True)
+        demo = Demo(f"http://{host}:{port}", access.password, runtime, fabric)
+        lb_id, client, vip = demo.run()
+        demo.kill_master(lb_id, client, vip)
         if keep:
             print(
-                f"Serving until Ctrl-C. The openstack CLI: export "
-                f"OS_CLIENT_CONFIG_FILE={access.clouds_yaml} OS_CLOUD={CLOUD_NAME}"
+                f"\nKept. Try: ip netns exec {client.namespace} curl http://{vip}:{LISTENER_PORT}/\n"
+                f"The openstack CLI: export OS_CLIENT_CONFIG_FILE={access.clouds_yaml} "
+                f"OS_CLOUD={CLOUD_NAME}\nCtrl-C removes everything.",
+                flush=True,
             )
             thread.join()
+        else:
+            demo.delete(lb_id)
     except KeyboardInterrupt:
         pass
+    except DemoError as exc:
+        print(f"ostia demo: {exc}")
+        return 1
     finally:
-        server.should_exit = True
-        thread.join()
-        controller.stop()
+        if demo is not None:
+            demo.close()
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join()
+        if controller is not None:
+            controller.stop()
+        fabric.destroy()
         runtime.close()
-        scratch.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
+        print("Cleaned up: no namespace, process or file of the demo is left.", flush=True)
     return 0
