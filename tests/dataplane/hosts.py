@@ -43,22 +43,39 @@ def wait_for(check: Callable[[], Any], timeout: float = WAIT, what: str = "it") 
         time.sleep(0.05)
 
 
-def http_get(namespace: str, host: str, port: int, timeout: float = REQUEST_TIMEOUT) -> str:
-    """The body of one GET on a new connection made from ``namespace`` (raises OSError or
-    HTTPException on any failure, and on a status other than 200)."""
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: str
+
+
+def http_request(
+    namespace: str, host: str, port: int, path: str = "/", timeout: float = REQUEST_TIMEOUT
+) -> Reply:
+    """One GET of ``path`` on a new connection made from ``namespace``, whatever its status
+    (raises OSError or HTTPException when no answer comes)."""
     with inside(namespace):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     with sock:
         sock.settimeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.connect((host, port))
-        sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         response = http.client.HTTPResponse(sock)
         response.begin()
         body = response.read().decode()
-        if response.status != 200:
-            raise http.client.HTTPException(f"{response.status}: {body}")
-        return body
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return Reply(response.status, headers, body)
+
+
+def http_get(namespace: str, host: str, port: int, timeout: float = REQUEST_TIMEOUT) -> str:
+    """The body of one GET on a new connection made from ``namespace`` (raises OSError or
+    HTTPException on any failure, and on a status other than 200)."""
+    reply = http_request(namespace, host, port, timeout=timeout)
+    if reply.status != 200:
+        raise http.client.HTTPException(f"{reply.status}: {reply.body}")
+    return reply.body
 
 
 class _Server(ThreadingHTTPServer):
@@ -98,7 +115,9 @@ class Hosts:
 
     fabric: Fabric
     api: Api
-    servers: list[ThreadingHTTPServer] = field(default_factory=list)
+    # name → (namespace, address) of every host, and the servers of the members that serve.
+    hosts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    servers: dict[str, ThreadingHTTPServer] = field(default_factory=dict)
 
     def add(self, name: str, subnet: dict[str, Any]) -> tuple[str, str]:
         """A namespace with a port of ``subnet`` (created through the network API) as
@@ -116,11 +135,18 @@ class Hosts:
         address = port["fixed_ips"][0]["ip_address"]
         prefix = ipaddress.ip_network(subnet["cidr"]).prefixlen
         assign_address(namespace, "eth0", f"{address}/{prefix}")
+        self.hosts[name] = (namespace, address)
         return namespace, address
 
     def member(self, name: str, subnet: dict[str, Any]) -> str:
         """A host answering its own name to every GET on MEMBER_PORT; its address."""
-        namespace, address = self.add(name, subnet)
+        _, address = self.add(name, subnet)
+        self.start(name)
+        return address
+
+    def start(self, name: str) -> None:
+        """(Re)start the member's server: it accepts connections again."""
+        namespace, address = self.hosts[name]
         with inside(namespace):
             server = _Server((address, MEMBER_PORT), _handler(name), bind_and_activate=False)
         server.server_bind()
@@ -128,13 +154,17 @@ class Hosts:
         threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         ).start()
-        self.servers.append(server)
-        return address
+        self.servers[name] = server
+
+    def stop(self, name: str) -> None:
+        """Stop the member's server: its port refuses connections, as a dead process's."""
+        server = self.servers.pop(name)
+        server.shutdown()
+        server.server_close()
 
     def close(self) -> None:
-        for server in self.servers:
-            server.shutdown()
-            server.server_close()
+        for name in list(self.servers):
+            self.stop(name)
 
 
 @dataclass

@@ -3,10 +3,12 @@ database holds them."""
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
 from sqlalchemy import select
 
+from ostia.agent.haproxy import socket_command
 from ostia.db.models import Amphora, ReconcileState
 from tests.dataplane.conftest import Site
 from tests.dataplane.hosts import MEMBER_CIDR, MEMBER_PORT, VIP_CIDR, wait_for
@@ -23,12 +25,21 @@ def subnets(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
     return vip, member
 
 
-def create_lb(api: Api, vip_subnet: dict[str, Any], members: list[dict[str, Any]]) -> str:
-    """A load balancer with an HTTP listener on port 80 and a ROUND_ROBIN pool, in one call."""
-    pool = {"name": "p1", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": members}
-    listener = {"name": "l1", "protocol": "HTTP", "protocol_port": 80, "default_pool": pool}
-    body = {"name": "lb1", "vip_subnet_id": vip_subnet["id"], "listeners": [listener]}
-    return str(expect(api.post(LBS, {"loadbalancer": body}), 201)["loadbalancer"]["id"])
+def create_lb(
+    api: Api,
+    vip_subnet: dict[str, Any],
+    members: list[dict[str, Any]],
+    pool: dict[str, Any] | None = None,
+    listener: dict[str, Any] | None = None,
+) -> str:
+    """A load balancer with an HTTP listener on port 80 and a ROUND_ROBIN pool, in one call;
+    ``pool`` and ``listener`` add or replace fields of those two."""
+    default_pool = {"name": "p1", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+    default_pool |= {"members": members, **(pool or {})}
+    body = {"name": "l1", "protocol": "HTTP", "protocol_port": 80, "default_pool": default_pool}
+    body |= listener or {}
+    lb = {"name": "lb1", "vip_subnet_id": vip_subnet["id"], "listeners": [body]}
+    return str(expect(api.post(LBS, {"loadbalancer": lb}), 201)["loadbalancer"]["id"])
 
 
 def member(address: str, subnet: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -71,3 +82,12 @@ def namespace(amphora: Amphora) -> str:
     """The amphora's namespace (its compute id)."""
     assert amphora.compute_id, amphora.id
     return amphora.compute_id
+
+
+def server_states(site: Site, amphora: Amphora) -> dict[str, str]:
+    """The status HAProxy's statistics give each server (member id → UP, DOWN, MAINT…)."""
+    stats = socket_command(site.amphora_dir / amphora.id / "haproxy.sock", "show stat")
+    rows = csv.DictReader(stats.removeprefix("# ").splitlines())
+    return {
+        row["svname"]: row["status"] for row in rows if row["svname"] not in ("FRONTEND", "BACKEND")
+    }

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,9 +168,12 @@ class AmphoraProvider:
         member_networks = self._member_networks(lb)
         amphorae = [self._prepare(lb, row, member_networks, row.id in doomed) for row in rows]
         views = [amphora.view for amphora in amphorae]
-        for amphora in amphorae:
-            if not amphora.doomed:
-                self._build(lb, amphora, vip_subnets, views)
+        building = [amphora for amphora in amphorae if not amphora.doomed]
+        # The amphorae of a load balancer are independent until keepalived pairs them:
+        # build them side by side.
+        with ThreadPoolExecutor(max(1, len(building)), thread_name_prefix="amphora") as pool:
+            for done in [pool.submit(self._build, lb, a, vip_subnets, views) for a in building]:
+                done.result()
         if lb.topology == constants.ACTIVE_STANDBY:
             self._vrrp(lb, amphorae, vip_subnets)
         for amphora in amphorae:
@@ -241,9 +245,11 @@ class AmphoraProvider:
     ) -> None:
         """Pass 2: the amphora runs, its ports are plugged, HAProxy runs the tree."""
         row, client = amphora.row, amphora.client
+        began = time.monotonic()
         if self.compute.status(row.id) != "ACTIVE":
             self._boot(lb, amphora)
             amphora.configured = False
+            LOG.info("amphora %s booted in %.2f s", row.id, time.monotonic() - began)
         client.wait_ready()
         namespace = self.compute.namespace(row.id)
         self.fabric.plug(amphora.vrrp.plug, namespace, VRRP_INTERFACE)
@@ -276,6 +282,9 @@ class AmphoraProvider:
                 }
             )
         self._haproxy(lb, amphora, views)
+        LOG.info(
+            "amphora %s runs load balancer %s (%.2f s)", row.id, lb.id, time.monotonic() - began
+        )
 
     def _render_settings(
         self, amphora: _Amphora, max_connections: int = HAPROXY_MAX_MAXCONN
@@ -320,15 +329,17 @@ class AmphoraProvider:
     def _vrrp(
         self, lb: LoadBalancer, amphorae: list[_Amphora], vip_subnets: dict[str, SubnetInfo]
     ) -> None:
-        """Pass 3 (ACTIVE_STANDBY): each amphora's keepalived, MASTER first; after each start,
-        one amphora owns the VIP before the next one starts, so the MASTER wins the first
-        election."""
+        """Pass 3 (ACTIVE_STANDBY): each amphora's keepalived, MASTER first (the round trip
+        to the BACKUP's agent gives it a head start on the first election), then wait until
+        one of them owns the VIP."""
         subnets = {
             subnet.id: SubnetView(subnet.cidr, subnet.gateway_ip, subnet.host_routes)
             for subnet in vip_subnets.values()
         }
         if len(amphorae) != 2:
             raise ValueError(f"load balancer {lb.id} has {len(amphorae)} amphorae, not a pair")
+        began = time.monotonic()
+        started = False
         for amphora, peer in zip(amphorae, reversed(amphorae), strict=True):
             config = render_keepalived(
                 lb,
@@ -337,11 +348,11 @@ class AmphoraProvider:
                 subnets=subnets,
                 settings=self._render_settings(amphora),
             )
-            started = False
             with self._tolerated(amphora):
-                started = self._keepalived(amphora, config)
-            if started:
-                self._wait_for_vip_owner(lb, amphorae)
+                started = self._keepalived(amphora, config) or started
+        if started:
+            self._wait_for_vip_owner(lb, amphorae)
+        LOG.info("load balancer %s: VRRP pair up in %.2f s", lb.id, time.monotonic() - began)
 
     def _keepalived(self, amphora: _Amphora, config: str) -> bool:
         """Upload and (re)start keepalived unless it runs ``config`` already."""

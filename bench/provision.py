@@ -1,0 +1,209 @@
+"""How long load balancers on real amphorae take to become ACTIVE, and where the time goes.
+
+One real ``ostia up`` process (API and controller in one process, the amphora provider) on
+SQLite; the bench acts as a project member through the Octavia API and polls every 10 ms,
+as ``openstack loadbalancer create --wait`` would (faster). Scenarios, each over ``--count``
+load balancers created one after the other (the earlier ones stay until the scenario ends, then
+all are deleted):
+
+- ``single``: a plain load balancer, SINGLE (the deployment's default topology);
+- ``active_standby``: a plain one with a flavor whose ``loadbalancer_topology`` is
+  ACTIVE_STANDBY;
+- ``single-tree`` and ``active_standby-tree``: the fully populated single-call create
+  (listener, pool, 2 members on a member network, HTTP monitor, an L7 policy with a rule).
+
+It prints create -> ACTIVE (from sending the POST until the client sees ACTIVE) and delete ->
+gone, p50 and p99, and the phases of a create from the amphorae' own records: when the agent's
+files were written (namespace and management port made), its agent's log (listening, each
+request it answered) and the client's clock. Goals (issue 4): SINGLE p50 <= 0.5 s,
+ACTIVE_STANDBY full tree p50 <= 1.5 s.
+
+Baseline, measured in the same run: an "amphora by hand", the floor of what one needs on this
+machine: two ports made through the network API, a namespace with both plugged, an HAProxy
+config checked and HAProxy started until it accepts connections.
+
+    .venv/bin/python bench/provision.py [--count 20] [--baseline 10] [--scenarios ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import defaultdict
+from datetime import datetime
+
+from api import percentile
+from dpsite import Site, now, open_site, wait_listening
+
+SCENARIOS = ("single", "active_standby", "single-tree", "active_standby-tree")
+GOALS = {"single": 0.5, "active_standby-tree": 1.5}
+# What an agent's log says, as (text in the line, the phase it ends), the first line found.
+AGENT_EVENTS = (
+    ("listening on", "agent listening"),
+    ('"POST /1.0/plug/vip/', "VIP port configured"),
+    ('/haproxy HTTP/1.1" 202', "HAProxy config rendered, uploaded, checked"),
+    ('/reload HTTP/1.1" 202', "HAProxy running"),
+    ('"PUT /1.0/vrrp/start', "keepalived started"),
+)
+VIP_OWNED = ('"GET /1.0/interface/', '" 200')
+BASELINE_CONFIG = """\
+global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 50s
+    timeout server 50s
+frontend fe
+    bind {address}:80
+    default_backend be
+backend be
+    balance roundrobin
+    server m1 {m1}:8080
+    server m2 {m2}:8080
+"""
+
+Timeline = list[tuple[float, str]]
+
+
+def body(site: Site, name: str, tree: bool, members: list[str]) -> dict[str, object]:
+    if not tree:
+        return {"name": name}
+    lb = site.http_lb(name, members)
+    redirect = {
+        "name": f"{name}-redirect",
+        "action": "REDIRECT_TO_URL",
+        "redirect_url": "http://example.com/new",
+        "rules": [{"type": "PATH", "compare_type": "STARTS_WITH", "value": "/old"}],
+    }
+    lb["listeners"][0]["l7policies"] = [redirect]
+    return lb
+
+
+def agent_events(site: Site, lb_id: str) -> Timeline:
+    """The amphorae' phases, from their files and their agents' logs (read before the
+    load balancer is deleted: its amphorae' directories go with it)."""
+    events: Timeline = []
+    vip_owned: list[float] = []
+    for amphora in site.amphorae(lb_id):
+        role = str(amphora.role).lower()
+        directory = site.amphora_dir / amphora.id
+        events.append(((directory / "agent.json").stat().st_mtime, f"{role}: namespace, files"))
+        seen = set()
+        for line in (directory / "agent.log").read_text(errors="replace").splitlines():
+            for text, label in AGENT_EVENTS:
+                if text in line and label not in seen:
+                    seen.add(label)
+                    events.append((_stamp(line), f"{role}: {label}"))
+            if all(part in line for part in VIP_OWNED):
+                vip_owned.append(_stamp(line))
+    if vip_owned:
+        events.append((min(vip_owned), "VIP owned (keepalived elected)"))
+    return sorted(events)
+
+
+def _stamp(line: str) -> float:
+    """The time of an agent's log line (local time, to the millisecond)."""
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def run_scenario(
+    site: Site, name: str, count: int, flavor: str | None, members: list[str]
+) -> tuple[list[float], list[float], dict[str, list[float]], list[str]]:
+    tree = name.endswith("-tree")
+    created, deleted, ids = [], [], []
+    phases: dict[str, list[float]] = defaultdict(list)
+    order: list[str] = []
+    for i in range(count):
+        request = body(site, f"{name}-{i}", tree, members)
+        if flavor:
+            request["flavor_id"] = flavor
+        sent = now()
+        lb_id = site.create_lb(request)["id"]
+        answered = now()
+        site.wait_lb(lb_id)
+        active = now()
+        created.append(active - sent)
+        ids.append(lb_id)
+        timeline = [
+            (sent, "POST sent"),
+            (answered, "API answered 201"),
+            *agent_events(site, lb_id),
+            (active, "ACTIVE seen by the client"),
+        ]
+        for (before, _), (at, label) in zip(timeline, timeline[1:], strict=False):
+            phases[label].append(at - before)
+            if label not in order:
+                order.append(label)
+        print(f"    {i + 1}/{count}: {created[-1] * 1000:.0f} ms", flush=True)
+    for lb_id in ids:
+        began = now()
+        site.call("DELETE", f"/v2/lbaas/loadbalancers/{lb_id}?cascade=true", expect=204)
+        site.wait_lb(lb_id, "DELETED")
+        deleted.append(now() - began)
+    return created, deleted, phases, order
+
+
+def baseline(site: Site, count: int, members: list[str]) -> list[float]:
+    samples = []
+    for i in range(count):
+        began = now()
+        namespace, (address, _) = site.host(
+            f"byhand{i}", [(site.vip_subnet, "eth0"), (site.member_subnet, "eth1")]
+        )
+        config = BASELINE_CONFIG.format(address=address, m1=members[0], m2=members[1])
+        site.haproxy(f"byhand{i}", namespace, config)
+        wait_listening(namespace, address, 80)
+        samples.append(now() - began)
+    return samples
+
+
+def line(name: str, samples: list[float], goal: float | None = None) -> None:
+    p50, p99 = statistics.median(samples), percentile(samples, 99)
+    verdict = ""
+    if goal is not None:
+        verdict = f"   goal p50 <= {goal * 1000:.0f} ms: {'met' if p50 <= goal else 'NOT met'}"
+    print(f"  {name:<46} p50 {p50 * 1000:8.1f} ms   p99 {p99 * 1000:8.1f} ms{verdict}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=20, help="load balancers per scenario")
+    parser.add_argument("--baseline", type=int, default=10, help="amphorae built by hand")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = parser.parse_args()
+    scenarios = args.scenarios.split(",")
+    if unknown := set(scenarios) - set(SCENARIOS):
+        raise SystemExit(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS}")
+    if not 1 <= args.count <= 100 or not 0 <= args.baseline <= 50:
+        raise SystemExit("--count: 1 to 100, --baseline: 0 to 50")
+    with open_site() as site:
+        members = [site.member("m1"), site.member("m2")]
+        flavor = site.flavor("ACTIVE_STANDBY")
+        results = {}
+        for name in scenarios:
+            print(f"== {name}: {args.count} load balancers", flush=True)
+            topology = flavor if name.startswith("active_standby") else None
+            results[name] = run_scenario(site, name, args.count, topology, members)
+        by_hand = baseline(site, args.baseline, members) if args.baseline else []
+    print("\nResults (create -> ACTIVE: POST sent until the client, polling every 10 ms, sees it)")
+    for name, (created, deleted, phases, order) in results.items():
+        print(f"{name}:")
+        line("create -> ACTIVE", created, GOALS.get(name))
+        line("delete -> 404", deleted)
+        print("  phases of a create, each until the event named:")
+        for label in order:
+            line(f"  {label}", phases[label])
+    if by_hand:
+        print("baseline:")
+        line("amphora by hand (2 ports, namespace, HAProxy up)", by_hand)
+        floor = statistics.median(by_hand)
+        for name, (created, *_) in results.items():
+            ratio = statistics.median(created) / floor
+            print(f"  {name}: create -> ACTIVE p50 = {ratio:.1f}x the hand-built amphora")
+
+
+if __name__ == "__main__":
+    main()
