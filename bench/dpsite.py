@@ -36,9 +36,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -81,6 +80,27 @@ frontend member
 """
 
 
+# What an operator would write for the same service: round robin over the members, checked
+# as the load balancer's HTTP monitor checks them; HAProxy's defaults otherwise.
+HAND_WRITTEN = """\
+global
+    maxconn 4096
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 50s
+    timeout server 50s
+frontend fe
+    bind {address}:80
+    default_backend be
+backend be
+    balance roundrobin
+    option httpchk GET /
+{servers}
+"""
+
+
 class BenchError(SystemExit):
     """The bench cannot go on; the message says why (the site is still removed)."""
 
@@ -99,12 +119,8 @@ def require(*programs: str) -> None:
 
 
 def now() -> float:
-    """Wall-clock time, comparable with the timestamps of logs and database rows."""
+    """Wall-clock time, comparable with the timestamps of logs and files."""
     return time.time()
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f} ms"
 
 
 def http_get(namespace: str, host: str, port: int, timeout: float = 2.0) -> str:
@@ -151,6 +167,7 @@ class Site:
     fabric: Fabric
     db: Database
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ostia_pid: int = 0
     vip_subnet: dict[str, Any] = field(default_factory=dict)
     member_subnet: dict[str, Any] = field(default_factory=dict)
 
@@ -193,7 +210,7 @@ class Site:
         profile_id = self.call(
             "POST", "/v2/lbaas/flavorprofiles", {"flavorprofile": profile}, 201, admin=True
         )["flavorprofile"]["id"]
-        flavor = {"name": topology.lower(), "flavorprofile_id": profile_id, "enabled": True}
+        flavor = {"name": topology.lower(), "flavor_profile_id": profile_id, "enabled": True}
         return str(
             self.call("POST", "/v2/lbaas/flavors", {"flavor": flavor}, 201, admin=True)["flavor"][
                 "id"
@@ -231,16 +248,18 @@ class Site:
 
     def delete_lb(self, lb_id: str) -> None:
         self.call("DELETE", f"{LBS}/{lb_id}?cascade=true", expect=204)
-        self.wait_lb(lb_id, "DELETED", poll=0.05)
+        self.wait_lb(lb_id, "DELETED")
 
     def http_lb(self, name: str, members: list[str], monitor: bool = True) -> dict[str, Any]:
         """A load balancer body with an HTTP listener on port 80 and a ROUND_ROBIN pool of
-        these member addresses (and an HTTP health monitor)."""
+        these member addresses, named m1, m2… (and an HTTP health monitor)."""
         pool: dict[str, Any] = {
             "name": f"{name}-pool",
             "protocol": "HTTP",
             "lb_algorithm": "ROUND_ROBIN",
-            "members": [self.member_body(address) for address in members],
+            "members": [
+                self.member_body(address, name=f"m{i}") for i, address in enumerate(members, 1)
+            ],
         }
         if monitor:
             pool["healthmonitor"] = {
@@ -339,6 +358,20 @@ class Site:
         wait_listening(namespace, address, MEMBER_PORT)
         return address
 
+    def hand_written(self, name: str, members: list[str]) -> tuple[str, str]:
+        """A host on the VIP and member networks running ``HAND_WRITTEN`` on port 80 of its
+        VIP network address, once it accepts connections; (namespace, that address)."""
+        namespace, (address, _) = self.host(
+            name, [(self.vip_subnet, "eth0"), (self.member_subnet, "eth1")]
+        )
+        servers = "\n".join(
+            f"    server m{i} {member}:{MEMBER_PORT} check inter 5s"
+            for i, member in enumerate(members, 1)
+        )
+        self.haproxy(name, namespace, HAND_WRITTEN.format(address=address, servers=servers))
+        wait_listening(namespace, address, 80)
+        return namespace, address
+
     def client(self) -> tuple[str, str]:
         """The client host on the VIP network; (namespace, address)."""
         namespace, (address,) = self.host("client", [(self.vip_subnet, "eth0")])
@@ -348,7 +381,7 @@ class Site:
     def log(self) -> Path:
         return self.scratch / "ostia.log"
 
-    def stop_processes(self) -> None:
+    def close(self) -> None:
         """Stop the processes the bench started (SIGTERM, then SIGKILL), by PID."""
         for process in self.processes:
             if process.poll() is None:
@@ -359,6 +392,13 @@ class Site:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        self.user.close()
+        self.admin.close()
+
+
+def _load() -> str:
+    """The load average over 1, 5 and 15 minutes: other work on the machine skews a bench."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -401,9 +441,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def open_site(topology: str = "SINGLE", **options: str) -> Iterator[Site]:
-    """An Ostia (default ``loadbalancer_topology``: ``topology``; ``options`` are more
-    ``OSTIA_*`` variables) with the VIP and member networks made; removed at the end."""
+def open_site(topology: str = "SINGLE") -> Iterator[Site]:
+    """An Ostia (default ``loadbalancer_topology``: ``topology``) with the VIP and member
+    networks made; removed at the end."""
     require()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     prefix = f"bn{secrets.token_hex(3)}"
@@ -422,38 +462,42 @@ def open_site(topology: str = "SINGLE", **options: str) -> Iterator[Site]:
         "OSTIA_DATAPLANE__PREFIX": prefix,
         "OSTIA_DATAPLANE__MANAGEMENT_CIDR": MANAGEMENT_CIDR,
         "OSTIA_DATAPLANE__AMPHORA_DIR": str(scratch / "amp"),
-        **options,
     }
     fabric = Fabric(prefix)
     db = Database(f"sqlite:///{scratch / 'ostia.sqlite'}")
     site = Site(prefix, scratch, url, uuid.uuid4().hex, fabric, db)
-    print(f"site {prefix}: ostia up on {url}, files in {scratch}", flush=True)
-    ostia = _start_ostia(env, site.log)
+    print(
+        f"site {prefix}: ostia up on {url}, files in {scratch}; load average {_load()}",
+        flush=True,
+    )
+    ostia: subprocess.Popen[bytes] | None = None
     try:
+        ostia = _start_ostia(env, site.log)
+        site.ostia_pid = ostia.pid
         _wait_serving(url, ostia, site.log)
         site.vip_subnet = _subnet(site, "vip-net", VIP_CIDR)
         site.member_subnet = _subnet(site, "member-net", MEMBER_CIDR)
         yield site
     finally:
-        print(f"site {prefix}: removing", flush=True)
-        try:
-            _stop(ostia)
-            site.stop_processes()
-            site.user.close()
-            site.admin.close()
-            db.dispose()
-            fabric.destroy()
-            shutil.rmtree(scratch, ignore_errors=True)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        # A second Ctrl-C or SIGTERM does not cut the removal short (every step is bounded),
+        # and each step runs even if one before it failed.
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with ExitStack() as removal:
+            removal.callback(signal.signal, signal.SIGTERM, previous)
+            removal.callback(signal.signal, signal.SIGINT, interrupt)
+            removal.callback(shutil.rmtree, scratch, ignore_errors=True)
+            removal.callback(fabric.destroy)
+            removal.callback(db.dispose)
+            if ostia is not None:
+                removal.callback(_stop, ostia)
+            # First: uvicorn's graceful stop would wait for the clients' idle connections.
+            removal.callback(site.close)
+            with suppress(OSError):  # stdout may be a closed pipe
+                print(f"site {prefix}: removing; load average {_load()}", flush=True)
 
 
 def _subnet(site: Site, name: str, cidr: str) -> dict[str, Any]:
     network = site.call("POST", f"{NET}/networks", {"network": {"name": name}}, 201)["network"]
     body = {"network_id": network["id"], "cidr": cidr, "ip_version": 4, "name": f"{name}-subnet"}
     return dict(site.call("POST", f"{NET}/subnets", {"subnet": body}, 201)["subnet"])
-
-
-def wall(stamp: datetime) -> float:
-    """A naive UTC datetime of the database as wall-clock seconds."""
-    return stamp.replace(tzinfo=UTC).timestamp()

@@ -55,22 +55,39 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(0.05)
 
 
-def http_get(namespace: str, host: str, port: int, timeout: float = REQUEST_TIMEOUT) -> str:
-    """The body of one GET on a new connection made from ``namespace``; OSError or
-    HTTPException on any failure, including a status other than 200."""
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: str
+
+
+def http_request(
+    namespace: str, host: str, port: int, path: str = "/", timeout: float = REQUEST_TIMEOUT
+) -> Reply:
+    """One GET of ``path`` on a new connection made from ``namespace``, whatever its status
+    (OSError or HTTPException when no answer comes)."""
     with inside(namespace):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     with sock:
         sock.settimeout(timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.connect((host, port))
-        sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         response = http.client.HTTPResponse(sock)
         response.begin()
         body = response.read().decode()
-        if response.status != 200:
-            raise http.client.HTTPException(f"{response.status}: {body}")
-        return body
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return Reply(response.status, headers, body)
+
+
+def http_get(namespace: str, host: str, port: int, timeout: float = REQUEST_TIMEOUT) -> str:
+    """The body of one GET on a new connection made from ``namespace``; OSError or
+    HTTPException on any failure, including a status other than 200."""
+    reply = http_request(namespace, host, port, timeout=timeout)
+    if reply.status != 200:
+        raise http.client.HTTPException(f"{reply.status}: {reply.body}")
+    return reply.body
 
 
 class _Server(ThreadingHTTPServer):
@@ -117,8 +134,19 @@ class WebServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop serving: the port refuses connections, as a dead process's. Connections the
+        kernel accepted meanwhile are served first: closing the socket would reset them after
+        a load balancer sent their request, a failure no retry hides."""
+        server = self._server
+        server.shutdown()
+        server.socket.setblocking(False)
+        for _ in range(1000):
+            try:
+                request, address = server.get_request()
+            except BlockingIOError:
+                break
+            server.process_request(request, address)
+        server.server_close()
 
 
 @dataclass

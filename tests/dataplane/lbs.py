@@ -34,10 +34,10 @@ def create_lb(
 ) -> str:
     """A load balancer with an HTTP listener on port 80 and a ROUND_ROBIN pool, in one call;
     ``pool`` and ``listener`` add or replace fields of those two."""
-    default_pool = {"name": "p1", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
-    default_pool |= {"members": members, **(pool or {})}
-    body = {"name": "l1", "protocol": "HTTP", "protocol_port": 80, "default_pool": default_pool}
-    body |= listener or {}
+    default_pool: dict[str, Any] = {"name": "p1", "protocol": "HTTP", "members": members}
+    default_pool |= {"lb_algorithm": "ROUND_ROBIN", **(pool or {})}
+    body: dict[str, Any] = {"name": "l1", "protocol": "HTTP", "protocol_port": 80}
+    body |= {"default_pool": default_pool, **(listener or {})}
     lb = {"name": "lb1", "vip_subnet_id": vip_subnet["id"], "listeners": [body]}
     return str(expect(api.post(LBS, {"loadbalancer": lb}), 201)["loadbalancer"]["id"])
 

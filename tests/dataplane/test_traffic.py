@@ -4,6 +4,8 @@ failed request. The data plane is the same whatever the database: these run on S
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.dataplane.conftest import Site
@@ -52,6 +54,24 @@ def test_member_delete_and_algorithm_changes_keep_every_request(site: Site) -> N
     assert len(found["members"]) == 2
 
 
+def add_listener(
+    site: Site, lb_id: str, protocol: str, port: int, member_body: dict[str, Any]
+) -> str:
+    """A listener with a pool of one member, added to a running load balancer as a client
+    does it (the API takes no children with a listener); its id, once the load balancer is
+    ACTIVE again."""
+    api = site.api
+    body = {"loadbalancer_id": lb_id, "protocol": protocol, "protocol_port": port}
+    listener = expect(api.post("/v2/lbaas/listeners", {"listener": body}), 201)["listener"]
+    settle(site, lb_id)
+    body = {"listener_id": listener["id"], "protocol": protocol, "lb_algorithm": "ROUND_ROBIN"}
+    pool = expect(api.post("/v2/lbaas/pools", {"pool": body}), 201)["pool"]
+    settle(site, lb_id)
+    expect(api.post(f"/v2/lbaas/pools/{pool['id']}/members", {"member": member_body}), 201)
+    settle(site, lb_id)
+    return str(listener["id"])
+
+
 def test_listeners_added_and_deleted_beside_one_that_keeps_serving(site: Site) -> None:
     api = site.api
     vip_subnet, member_subnet = subnets(api)
@@ -64,12 +84,7 @@ def test_listeners_added_and_deleted_beside_one_that_keeps_serving(site: Site) -
         traffic.next_bodies(5)
         added = {}
         for protocol, port in (("TCP", 81), ("HTTP", 8081)):
-            pool = {"protocol": protocol, "members": [member(m2, member_subnet)]}
-            body = {"loadbalancer_id": lb_id, "protocol": protocol, "protocol_port": port}
-            body["default_pool"] = pool
-            listener = expect(api.post("/v2/lbaas/listeners", {"listener": body}), 201)
-            added[port] = listener["listener"]["id"]
-            settle(site, lb_id)
+            added[port] = add_listener(site, lb_id, protocol, port, member(m2, member_subnet))
             assert http_get(client, vip, port) == "m2"
         assert set(traffic.next_bodies(5)) == {"m1"}
 

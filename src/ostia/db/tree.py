@@ -14,6 +14,9 @@ TREE_OPTIONS = (
     selectinload(LoadBalancer.listeners)
     .selectinload(Listener.l7policies)
     .selectinload(L7Policy.rules),
+    selectinload(LoadBalancer.listeners)
+    .selectinload(Listener.l7policies)
+    .selectinload(L7Policy.redirect_pool),
     selectinload(LoadBalancer.listeners).selectinload(Listener.default_pool),
     selectinload(LoadBalancer.pools).selectinload(Pool.members),
     selectinload(LoadBalancer.pools).selectinload(Pool.health_monitor),

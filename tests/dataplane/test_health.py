@@ -1,0 +1,62 @@
+"""An HTTP health monitor on real amphorae: a member whose server stops is taken out without a
+failed request, and put back when it serves again. (The API's operating statuses come with
+the amphorae' heartbeats; here HAProxy's own statistics say what it decided.) SQLite only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dataplane.conftest import Site
+from tests.dataplane.hosts import Traffic, wait_for
+from tests.dataplane.lbs import amphorae, create_lb, member, server_states, settle, subnets
+from tests.helpers import expect
+
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
+MONITOR = {
+    "type": "HTTP",
+    "delay": 1,
+    "timeout": 1,
+    "max_retries": 2,
+    "max_retries_down": 2,
+    "url_path": "/healthz",
+    "expected_codes": "200",
+}
+
+
+def test_a_dead_member_is_skipped_then_used_again_when_it_returns(site: Site) -> None:
+    api = site.api
+    vip_subnet, member_subnet = subnets(api)
+    client, _ = site.hosts.add("client", vip_subnet)
+    m1, m2 = (site.hosts.member(name, member_subnet) for name in ("m1", "m2"))
+    lb_id = create_lb(
+        api,
+        vip_subnet,
+        [member(m1, member_subnet, name="m1"), member(m2, member_subnet, name="m2")],
+        pool={"healthmonitor": MONITOR},
+    )
+    vip = settle(site, lb_id)["vip_address"]
+    (amphora,) = amphorae(site, lb_id)
+    (pool,) = expect(api.get(f"/v2/lbaas/pools?loadbalancer_id={lb_id}"), 200)["pools"]
+    assert pool["healthmonitor_id"] is not None
+    ids = {
+        m["name"]: m["id"]
+        for m in expect(api.get(f"/v2/lbaas/pools/{pool['id']}/members"), 200)["members"]
+    }
+
+    def states() -> dict[str, str]:
+        found = server_states(site, amphora)
+        return {name: found[member_id] for name, member_id in ids.items()}
+
+    wait_for(lambda: states() == {"m1": "UP", "m2": "UP"}, what="both members UP")
+    with Traffic(client, vip, 80) as traffic:
+        assert set(traffic.next_bodies(6)) == {"m1", "m2"}
+
+        site.hosts.stop("m1")
+        wait_for(lambda: states()["m1"] == "DOWN", what="HAProxy to mark m1 DOWN")
+        assert traffic.next_bodies(10) == ["m2"] * 10
+
+        site.hosts.start("m1")
+        wait_for(lambda: states()["m1"] == "UP", what="HAProxy to mark m1 UP again")
+        assert set(traffic.next_bodies(6)) == {"m1", "m2"}
+    assert traffic.failures() == [], traffic.failures()[:3]
