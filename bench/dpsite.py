@@ -441,9 +441,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def open_site(topology: str = "SINGLE") -> Iterator[Site]:
-    """An Ostia (default ``loadbalancer_topology``: ``topology``) with the VIP and member
-    networks made; removed at the end."""
+def open_site(topology: str = "SINGLE", settings: dict[str, str] | None = None) -> Iterator[Site]:
+    """An Ostia (default ``loadbalancer_topology``: ``topology``; ``settings``: more ``OSTIA_…``
+    environment variables of ``ostia up``) with the VIP and member networks made; removed at
+    the end."""
     require()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     prefix = f"bn{secrets.token_hex(3)}"
@@ -462,6 +463,7 @@ def open_site(topology: str = "SINGLE") -> Iterator[Site]:
         "OSTIA_DATAPLANE__PREFIX": prefix,
         "OSTIA_DATAPLANE__MANAGEMENT_CIDR": MANAGEMENT_CIDR,
         "OSTIA_DATAPLANE__AMPHORA_DIR": str(scratch / "amp"),
+        **(settings or {}),
     }
     fabric = Fabric(prefix)
     db = Database(f"sqlite:///{scratch / 'ostia.sqlite'}")

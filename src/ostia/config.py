@@ -164,6 +164,47 @@ class HaproxySettings(BaseModel):
     default_connection_limit: int = 50000
 
 
+class HealthSettings(BaseModel):
+    """The health manager ([health_manager] in Octavia): heartbeats and failover."""
+
+    # UDP port of the heartbeat receiver, on the controller's management address.
+    bind_port: int = 5555
+    # Seconds between two heartbeats of an amphora (Octavia's default is 10).
+    heartbeat_interval: float = Field(default=1.0, gt=0)
+    # An amphora silent for this long is failed over.
+    heartbeat_timeout: float = Field(default=5.0, gt=0)
+    # HMAC key of the heartbeats; empty means one generated once in <data_dir>/heartbeat_key.
+    heartbeat_key: str = ""
+    # Heartbeats sent longer ago than this are refused as replays.
+    replay_window: float = Field(default=30.0, gt=0)
+    # Stop failovers when this many amphorae are stale at once (None: never).
+    failover_threshold: int | None = None
+
+
+class HousekeepingSettings(BaseModel):
+    """Octavia's [house_keeping]: purging DELETED rows and rotating amphora certificates
+    (seconds throughout)."""
+
+    cleanup_interval: float = Field(default=30.0, gt=0)
+    amphora_expiry_age: float = Field(default=604800.0, ge=0)
+    load_balancer_expiry_age: float = Field(default=604800.0, ge=0)
+    cert_interval: float = Field(default=3600.0, gt=0)
+    # An amphora whose certificate expires within this is given a new one.
+    cert_expiry_buffer: float = Field(default=1209600.0, ge=0)
+    cert_rotate_threads: int = Field(default=10, ge=1)
+    # Amphorae booted in advance (READY, no load balancer) that a create claims instead of
+    # booting one; the pool is refilled every spare_check_interval and after each claim.
+    spare_amphora_pool_size: int = Field(default=0, ge=0)
+    spare_check_interval: float = Field(default=30.0, gt=0)
+
+
+class CertificateSettings(BaseModel):
+    """Octavia's [certificates] options of the local certificate generator."""
+
+    # Validity of the amphorae's server certificates, in seconds (30 days).
+    cert_validity_time: int = Field(default=2592000, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OSTIA_", env_nested_delimiter="__", extra="forbid"
@@ -178,6 +219,9 @@ class Settings(BaseSettings):
     networking: NetworkingSettings = Field(default_factory=NetworkingSettings)
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     haproxy: HaproxySettings = Field(default_factory=HaproxySettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    house_keeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    certificates: CertificateSettings = Field(default_factory=CertificateSettings)
 
     toml_file: ClassVar[Path | None] = None
 

@@ -7,13 +7,16 @@ bootstrapped, creates the networks of the Create Load Balancer wizard's example
 192.168.1.6, each in its own namespace, then an ACTIVE_STANDBY load balancer with an HTTP
 listener on 8080, a ROUND_ROBIN pool with the two members and an HTTP health monitor. It sends
 requests through the VIP from a client namespace, kills the MASTER amphora's processes while
-a client keeps sending, and prints what the client saw and how long the takeover took.
+a client keeps sending, and prints what the client saw and how long the takeover took; then,
+through the amphora API, the controller replacing the silent amphora until the pair is whole
+again, with the time from the kill.
 Everything lives in namespaces named ``demo<random>-…``; nothing is configured in the root
 namespace, and everything is removed at the end (``--keep`` keeps it until Ctrl-C).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -42,6 +45,9 @@ MEMBERS = (("web1", "192.168.1.14"), ("web2", "192.168.1.6"))
 LISTENER_PORT = 8080
 MEMBER_PORT = 80
 WAIT = 60.0
+# Spare amphorae the demo keeps booted (unless [house_keeping] spare_amphora_pool_size says
+# more): its ACTIVE_STANDBY pair, then the replacement of the killed MASTER, claim them.
+DEMO_SPARES = 2
 
 
 class DemoError(RuntimeError):
@@ -222,7 +228,8 @@ class Demo:
                 return amphora
         return None
 
-    def kill_master(self, lb_id: str, client: Host, vip: str) -> float:
+    def kill_master(self, lb_id: str, client: Host, vip: str) -> tuple[Amphora, float]:
+        """Kill the VIP holder's processes under traffic; (the dead amphora, when)."""
         master = self.vip_holder(lb_id, vip)
         if master is None or master.compute_id is None:
             raise DemoError("no amphora holds the VIP")
@@ -232,6 +239,7 @@ class Demo:
                 f"killing every process of the MASTER amphora {master.id[:8]} "
                 f"({master.compute_id}) while a client sends a request every 10 ms"
             )
+            killed = time.monotonic()
             stop_processes(namespace_pids(master.compute_id), grace=0)
             traffic.next_bodies(100)
         failures = traffic.failures()
@@ -243,7 +251,47 @@ class Demo:
         )
         answers = [http_get(client.namespace, vip, LISTENER_PORT) for _ in range(4)]
         self.say(f"after the takeover, answered by: {' '.join(answers)}")
-        return traffic.outage()
+        return master, killed
+
+    def watch_replacement(self, lb_id: str, dead: Amphora, killed: float) -> float:
+        """Follow the failover of the dead amphora through the API (its heartbeats stopped:
+        the controller replaces it) until the load balancer is ACTIVE on two ALLOCATED
+        amphorae again; seconds from the kill."""
+        self.say(
+            "the dead amphora sends no heartbeat any more: the controller will replace it "
+            "(watching GET /v2/octavia/amphorae)"
+        )
+        seen: dict[str, str] = {}
+        lb_status = ""
+        while time.monotonic() - killed < WAIT:
+            lb = self.call("GET", f"/v2/lbaas/loadbalancers/{lb_id}")["loadbalancer"]
+            if lb["provisioning_status"] != lb_status:
+                lb_status = lb["provisioning_status"]
+                self.say(f"  +{time.monotonic() - killed:5.2f}s lb1 {lb_status}")
+            if lb_status == "ERROR":
+                raise DemoError(f"the failover of lb1 failed: {lb['fault']}")
+            found = self.call("GET", f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
+            for amphora in found:
+                if seen.get(amphora["id"]) != amphora["status"]:
+                    seen[amphora["id"]] = amphora["status"]
+                    self.say(
+                        f"  +{time.monotonic() - killed:5.2f}s amphora {amphora['id'][:8]} "
+                        f"{amphora['role'] or '-':<7} {amphora['status']}"
+                    )
+            if dead.id in seen and all(a["id"] != dead.id for a in found):
+                self.say(f"  +{time.monotonic() - killed:5.2f}s amphora {dead.id[:8]} DELETED")
+                del seen[dead.id]
+            statuses = sorted((a["role"], a["status"]) for a in found)
+            if lb_status == "ACTIVE" and dead.id not in {a["id"] for a in found}:
+                if statuses == [("BACKUP", "ALLOCATED"), ("MASTER", "ALLOCATED")]:
+                    restored = time.monotonic() - killed
+                    self.say(
+                        f"redundancy restored {restored:.2f} s after the kill: lb1 ACTIVE on "
+                        "a MASTER and a BACKUP amphora again"
+                    )
+                    return restored
+            time.sleep(0.05)
+        raise DemoError(f"lb1 was not whole again {WAIT:g} s after the kill")
 
     def delete(self, lb_id: str) -> None:
         self.call("DELETE", f"/v2/lbaas/loadbalancers/{lb_id}?cascade=true", expect=204)
@@ -287,6 +335,9 @@ def run_demo(settings: Settings, keep: bool) -> int:
         print(problem)
         return 2
     host, port = settings.api.bind_host, settings.api.bind_port
+    # The demo's own lines and the controller's, not every request it makes.
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     scratch = Path(tempfile.mkdtemp(prefix="ostia-demo-"))
     scratch.chmod(0o755)  # HAProxy reads the amphorae's files as nobody
     prefix = f"demo{secrets.token_hex(3)}"
@@ -298,6 +349,13 @@ def run_demo(settings: Settings, keep: bool) -> int:
             "networking": settings.networking.model_copy(update={"mode": "managed"}),
             "controller": settings.controller.model_copy(update={"provider": "amphora"}),
             "dataplane": settings.dataplane.model_copy(update={"prefix": prefix}),
+            # Amphorae booted in advance: the load balancer and the failover claim them.
+            "house_keeping": settings.house_keeping.model_copy(
+                update={
+                    "spare_amphora_pool_size": settings.house_keeping.spare_amphora_pool_size
+                    or DEMO_SPARES
+                }
+            ),
             "identity": settings.identity.model_copy(
                 update={"public_url": f"http://{host}:{port}", "external_url": ""}
             ),
@@ -319,7 +377,10 @@ def run_demo(settings: Settings, keep: bool) -> int:
         print(f"Ostia serves the Octavia v2 API on http://{host}:{port}/", flush=True)
         demo = Demo(f"http://{host}:{port}", access.password, runtime, fabric)
         lb_id, client, vip = demo.run()
-        demo.kill_master(lb_id, client, vip)
+        dead, killed = demo.kill_master(lb_id, client, vip)
+        demo.watch_replacement(lb_id, dead, killed)
+        answers = [http_get(client.namespace, vip, LISTENER_PORT) for _ in range(4)]
+        demo.say(f"answered by: {' '.join(answers)}")
         if keep:
             print(
                 f"\nKept. Try: ip netns exec {client.namespace} curl http://{vip}:{LISTENER_PORT}/\n"

@@ -1,13 +1,11 @@
-"""The agent's routes beyond HAProxy and the network: listener certificates, its own server
-certificate and configuration, and Octavia's error bodies."""
+"""The agent's routes beyond HAProxy and the network: listener certificates, its configuration,
+and Octavia's error bodies (its own server certificate: test_server_certificate.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-
-from cryptography import x509
 
 from tests.agent.lab import Lab, haproxy_config
 
@@ -88,21 +86,6 @@ def test_haproxy_routes_refuse_what_does_not_fit(net: Lab) -> None:
     )
 
 
-def test_server_certificate_rotation(net: Lab) -> None:
-    agent = net.amphora("a1", 1)
-    before = x509.load_der_x509_certificate(agent.client.server_certificate())
-    assert agent.client.call("PUT", "/1.0/certificate", b"not a certificate")[1]["message"] == (
-        "Invalid certificate"
-    )
-
-    renewed = net.certs.ca.issue_server_certificate(agent.amphora_id, "10.241.0.11")
-    assert agent.client.call("PUT", "/1.0/certificate", renewed.bundle) == (202, {"message": "OK"})
-    after = x509.load_der_x509_certificate(agent.client.server_certificate())
-    assert after.serial_number != before.serial_number
-    assert after == x509.load_pem_x509_certificate(renewed.certificate)
-    assert (agent.directory / "server.pem").read_bytes() == renewed.bundle
-
-
 def test_agent_configuration_update(net: Lab) -> None:
     agent = net.amphora("a1", 1)
     path = agent.directory / "agent.json"
@@ -115,6 +98,9 @@ def test_agent_configuration_update(net: Lab) -> None:
         },
     )
     assert path.read_text() == before
-    new = {**json.loads(before), "restart_delay_max": 2}
+    assert agent.client.call("GET", "/1.0/details")[1]["topology"] == "SINGLE"
+    new = {**json.loads(before), "restart_delay_max": 2, "topology": "ACTIVE_STANDBY"}
     assert agent.client.call("PUT", "/1.0/config", new) == (202, {"message": "OK"})
     assert json.loads(path.read_text()) == new
+    # The topology applies at once: a spare amphora is told its load balancer's.
+    assert agent.client.call("GET", "/1.0/details")[1]["topology"] == "ACTIVE_STANDBY"

@@ -1,4 +1,4 @@
-"""The RBAC matrix: every call of the Octavia v2 API (INVENTORY §1.2 rows 1–68), made by every
+"""The RBAC matrix: every call of the Octavia v2 API (INVENTORY §1.2 rows 1–74), made by every
 persona of Octavia's default policy (§9.2) from the objects' own project and from another one.
 
 An allowed call must answer its success code, a refused one 403 with Octavia's message, and a
@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from ostia.db.models import Amphora
+from tests.conftest import Ostia
 from tests.helpers import OTHER_PROJECT, PROJECT, VIP_SUBNET, Api, expect, new_id, wait_for_lb
 
 T = TypeVar("T")
@@ -34,6 +36,7 @@ HEALTH_MONITORS = "/v2/lbaas/healthmonitors"
 L7POLICIES = "/v2/lbaas/l7policies"
 QUOTAS = "/v2/lbaas/quotas"
 PROVIDERS = "/v2/lbaas/providers"
+AMPHORAE = "/v2/octavia/amphorae"
 
 # Octavia's API access rules (§9.2). A call needs one of the rules of its set.
 READ: Rule = frozenset({"load-balancer:read"})
@@ -690,4 +693,40 @@ def test_catalog(api: Api, matrix: Matrix, catalog: Catalog) -> None:
     ]
     for label, success, targets, send in writes:
         matrix.sweep(label, ADMIN, success, targets, send, owner=None)
+    matrix.verify()
+
+
+# -- the amphora admin API ---------------------------------------------------------------
+
+
+def test_amphorae(ostia: Ostia, api: Api, matrix: Matrix, trees: list[Tree]) -> None:
+    """Every amphora call is the admin's (§9.3), whatever the project of its load balancer.
+    The noop provider builds none: an ALLOCATED and an ERROR amphora per tree are written
+    as the amphora provider would."""
+    allocated, broken = [], []
+    with ostia.db.write() as session:
+        for tree in trees:
+            for status, found in (("ALLOCATED", allocated), ("ERROR", broken)):
+                found.append(new_id())
+                session.add(
+                    Amphora(id=found[-1], load_balancer_id=tree.lb, status=status, role="MASTER")
+                )
+    one = f"{AMPHORAE}/{allocated[0]}"
+    matrix.every_caller("#69 GET amphorae", ADMIN, 200, getter(AMPHORAE), owner=None)
+    matrix.every_caller("#70 GET amphora", ADMIN, 200, getter(one), owner=None)
+    for label, success, targets, action in [
+        ("#72 PUT amphora config", 202, allocated, "config"),
+        ("#73 PUT amphora failover", 202, allocated, "failover"),
+    ]:
+        matrix.sweep(
+            label,
+            ADMIN,
+            success,
+            targets,
+            lambda caller, a, action=action: caller.put(f"{AMPHORAE}/{a}/{action}"),
+        )
+        settle(api, trees)
+    matrix.sweep(
+        "#74 DELETE amphora", ADMIN, 204, broken, lambda caller, a: caller.delete(f"{AMPHORAE}/{a}")
+    )
     matrix.verify()

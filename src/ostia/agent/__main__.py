@@ -20,6 +20,7 @@ from ostia.agent import scripts
 from ostia.agent.api import Agent
 from ostia.agent.config import ConfigError, load
 from ostia.agent.process import command_line, pid_from_file
+from ostia.agent.sender import HeartbeatSender
 from ostia.agent.server import AgentServer, tls_context
 
 log = logging.getLogger("ostia.agent")
@@ -79,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     agent.on_certificate = rotate_certificate
+    sender = HeartbeatSender(
+        config.amphora_id,
+        config.heartbeat_key,
+        config.heartbeat_interval,
+        list(config.controller_ip_port_list),
+        config.file("stats_counters.json"),
+        stats_socket=lambda: agent.haproxy.stats_socket() if agent.haproxy.running else None,
+        silent=lambda: agent.state.keepalived and not agent.keepalived.running,
+    )
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -89,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         log.info(
             "amphora %s: listening on %s:%d", config.amphora_id, config.bind_host, config.bind_port
         )
+        if config.controller_ip_port_list:
+            sender.start()
         server.serve_forever(poll_interval=0.2)
     finally:
+        sender.stop()
         agent.shutdown()
         server.server_close()
         config.pid_file.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ servers to HAProxy's runtime API, without a reload.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import logging
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ostia.agent import files, info
+from ostia.agent import certificate, files, info
 from ostia.agent.config import AgentConfig, ConfigError, parse
 from ostia.agent.haproxy import RUNTIME_COMMAND, CommandFailed, HAProxy
 from ostia.agent.interfaces import HostRoute, Ip, IpAddress, IpError, Subnet
@@ -420,25 +421,32 @@ class Agent:
     # -- the agent's own certificate and configuration -----------------------------------------
 
     def put_server_certificate(self, request: Request) -> Reply:
+        """Rotation: a refused certificate leaves the current one in place; an accepted one
+        serves every new connection at once (``on_certificate``), open ones are left be."""
         candidate = self.config.file("server.pem.new")
         with self.lock:
             files.write(candidate, request.body)
             try:
+                certificate.check(candidate, self.config.client_ca, self.config.amphora_id)
                 tls_context(candidate, self.config.client_ca, self.config.agent_tls_protocol)
             except (OSError, ValueError) as exc:
                 candidate.unlink()
                 return message(400, "Invalid certificate", str(exc))
             os.replace(candidate, self.config.server_cert)
             self.on_certificate()
+        log.info("new server certificate in place")
         return message(202, "OK")
 
     def put_config(self, request: Request) -> Reply:
         try:
-            parse(request.body, self.config.directory)
+            new = parse(request.body, self.config.directory)
         except ConfigError as exc:
             return message(500, "Unable to update amphora-agent configuration.", str(exc))
         with self.lock:
             files.write(self._config_path, request.body)
+            # The topology applies at once (a spare amphora is told its load balancer's, as
+            # Octavia's agent mutates its options); the others at the agent's next start.
+            self.config = dataclasses.replace(self.config, topology=new.topology)
         return message(202, "OK")
 
     # -- keepalived ----------------------------------------------------------------------------

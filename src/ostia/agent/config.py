@@ -7,6 +7,7 @@ refused so that a typo in the controller's rendering fails loudly.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,11 @@ class AgentConfig:
     restart_delay_max: float = 5.0
     # How long HAProxy or keepalived may take to start or reload.
     process_ready_timeout: float = 10.0
+    # Heartbeats ([health_manager] in Octavia): sent every interval to each "ip:port" of the
+    # list, signed with the key; none when the list is empty.
+    heartbeat_key: str = ""
+    heartbeat_interval: float = 1.0
+    controller_ip_port_list: tuple[str, ...] = ()
 
     def file(self, name: str) -> Path:
         return self.directory / name
@@ -70,6 +76,18 @@ class AgentConfig:
         return self.file("certs")
 
 
+def parse_destination(entry: str) -> tuple[str, int]:
+    """An entry of ``controller_ip_port_list``: ``ip:port`` or ``[ipv6]:port``."""
+    host, _, port = entry.rpartition(":")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        raise ConfigError(f"{entry!r} is not ip:port") from None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{entry!r} is not ip:port")
+    return str(address), int(port)
+
+
 def _fields() -> dict[str, dataclasses.Field[Any]]:
     return {f.name: f for f in dataclasses.fields(AgentConfig) if f.name != "directory"}
 
@@ -97,6 +115,10 @@ def parse(data: bytes, directory: Path) -> AgentConfig:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number")
             value = float(value)
+        if kind == "tuple[str, ...]":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{name} must be a list of strings")
+            value = tuple(value)
         values[name] = value
     for required in ("amphora_id", "bind_host"):
         if not values.get(required):
@@ -106,6 +128,8 @@ def parse(data: bytes, directory: Path) -> AgentConfig:
         raise ConfigError(f"topology must be one of {', '.join(TOPOLOGIES)}")
     if config.agent_tls_protocol not in TLS_VERSIONS:
         raise ConfigError(f"agent_tls_protocol must be one of {', '.join(TLS_VERSIONS)}")
+    for entry in config.controller_ip_port_list:
+        parse_destination(entry)
     return config
 
 

@@ -271,6 +271,30 @@ class AgentClient:
         status, data = self.request("GET", f"{API}/interface/{quote(address)}", expect=(200, 404))
         return str(json.loads(data)["interface"]) if status == 200 else None
 
+    def update_config(self, config: dict[str, Any]) -> None:
+        """The agent's new ``agent.json`` (Octavia's ``update_amphora_agent_config``): its
+        topology applies at once."""
+        self.call("PUT", f"{API}/config", config)
+
+    def upload_server_certificate(self, bundle: bytes) -> None:
+        """The agent's new certificate and key (Octavia's ``update_cert_for_rotation``): it
+        shows it to every new connection; a 400 says why it refused it."""
+        self.request("PUT", f"{API}/certificate", bundle)
+
+    def server_certificate(self) -> bytes:
+        """The certificate (DER) the agent shows a new connection, once checked as always."""
+        connection = self._connect("TLS handshake")
+        try:
+            sock = connection.sock
+            certificate = (
+                sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+            )
+        finally:
+            connection.close()
+        if certificate is None:
+            raise AgentError(self.amphora_id, "TLS handshake", None, "no certificate shown")
+        return certificate
+
 
 def _error_of(data: bytes) -> tuple[str, Any]:
     """The ``message`` and ``details`` of an agent's error body (or the werkzeug-style

@@ -16,6 +16,8 @@ from ostia import __version__
 from ostia.api.deps import Services
 from ostia.api.responses import ApiResponse
 from ostia.api.routers import (
+    amphora_stats,
+    amphorae,
     availability_zones,
     flavors,
     healthmonitors,
@@ -219,6 +221,8 @@ def create_app(services: Services) -> FastAPI:
         availability_zones,
     ):
         app.include_router(module.router, prefix="/v2/lbaas")
+    app.include_router(amphorae.router, prefix="/v2/octavia")
+    app.include_router(amphora_stats.router, prefix="/v2/octavia")
     identity_api.install(app)
     network_api.install(app)
     app.add_middleware(

@@ -93,6 +93,11 @@ RULES: dict[str, Rule] = {
     "availability-zone:get_all": read,
     "availability-zone:get_one": read,
     **_admin_crud("availability-zone-profile"),
+    **{
+        f"amphora:{op}": admin
+        for op in ("get_all", "get_one", "delete", "put_config", "put_failover")
+    },
+    "amphora:get_stats": admin,
 }
 
 

@@ -23,6 +23,8 @@ removes the amphorae and gives their ports back.
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
 import time
 import uuid
@@ -51,6 +53,7 @@ from ostia.controller.amphora_store import (
     LIVE,
     PENDING_DELETE,
     PENDING_UPDATE,
+    READY,
     VRRP_INTERFACE,
     AmphoraStore,
     MemberPort,
@@ -65,6 +68,7 @@ from ostia.db.models import Amphora, LoadBalancer
 from ostia.drivers.compute import AgentFiles, NetnsCompute
 from ostia.drivers.fabric import MGMT_IFNAME, Fabric
 from ostia.drivers.netns import ip_batch
+from ostia.health.key import heartbeat_key
 from ostia.network.hostnet import UnsafeNetwork
 
 LOG = logging.getLogger(__name__)
@@ -131,6 +135,9 @@ class AmphoraProvider:
         self.namespace = self.fabric.attach_controller(
             controller.plug, controller.first.address_cidr
         )
+        # Where the agents send their heartbeats (the health manager listens there).
+        self.management_address = controller.first.ip_address
+        self.heartbeat_key = heartbeat_key(settings)
         self.ca = LocalCA.load_or_create(settings.data_dir / "ca")
         self.credentials = ClientCredentials(self.ca)
         self.compute = NetnsCompute(self.dataplane.prefix, amphora_dir, self.fabric)
@@ -139,7 +146,14 @@ class AmphoraProvider:
     # -- the Provider protocol ---------------------------------------------------------------
 
     def apply(self, lb: LoadBalancer) -> None:
-        self._converge(lb, self.store.ensure_amphorae(lb))
+        # Amphorae marked PENDING_DELETE (a failover of one of them, the delete of one in
+        # ERROR, an interrupted run) give way to new ones of their roles.
+        self._converge(
+            lb,
+            self.store.ensure_amphorae(lb),
+            retiring=self.store.amphorae(lb.id, statuses=(PENDING_DELETE,)),
+        )
+        # An ERROR amphora whose delete was asked for meanwhile.
         self._remove(self.store.amphorae(lb.id, statuses=(PENDING_DELETE,)))
 
     def failover(self, lb: LoadBalancer) -> None:
@@ -148,8 +162,7 @@ class AmphoraProvider:
         for index, amphora in enumerate(old):
             self.store.begin_replacement(lb, amphora)
             doomed = frozenset(a.id for a in old[index + 1 :])
-            self._converge(lb, self.store.amphorae(lb.id, statuses=LIVE), doomed)
-            self._remove([amphora])
+            self._converge(lb, self.store.amphorae(lb.id, statuses=LIVE), doomed, [amphora])
         # Also builds the amphorae of a load balancer that had none, and removes those an
         # interrupted failover left PENDING_DELETE.
         self.apply(lb)
@@ -160,8 +173,15 @@ class AmphoraProvider:
     # -- converging ----------------------------------------------------------------------------
 
     def _converge(
-        self, lb: LoadBalancer, rows: Sequence[Amphora], doomed: frozenset[str] = frozenset()
+        self,
+        lb: LoadBalancer,
+        rows: Sequence[Amphora],
+        doomed: frozenset[str] = frozenset(),
+        retiring: Sequence[Amphora] = (),
     ) -> None:
+        """Build ``rows`` (but the ``doomed``), remove the ``retiring`` amphorae they replace,
+        then pair them with keepalived: the survivor of a pair keeps the VIP meanwhile, and a
+        retiring amphora still alive holds it no longer when the new pair elects its owner."""
         vip_subnets = self.store.subnets(
             [str(lb.vip.subnet_id), *(str(extra["subnet_id"]) for extra in lb.vip.additional)]
         )
@@ -174,6 +194,7 @@ class AmphoraProvider:
         with ThreadPoolExecutor(max(1, len(building)), thread_name_prefix="amphora") as pool:
             for done in [pool.submit(self._build, lb, a, vip_subnets, views) for a in building]:
                 done.result()
+        self._remove(retiring)
         if lb.topology == constants.ACTIVE_STANDBY:
             self._vrrp(lb, amphorae, vip_subnets)
         for amphora in amphorae:
@@ -218,23 +239,68 @@ class AmphoraProvider:
         return _Amphora(row, management, vrrp, members, stale, client, configured, doomed)
 
     def _boot(self, lb: LoadBalancer, amphora: _Amphora) -> None:
-        row = amphora.row
-        certificate = self.ca.issue_server_certificate(row.id, amphora.management.first.ip_address)
+        self._boot_agent(amphora.row, amphora.management, lb.topology)
+
+    def _boot_agent(
+        self, row: Amphora, management: PortInfo, topology: str, status: str = BOOTING
+    ) -> None:
+        """Start the amphora's agent (with a new server certificate), then record it."""
+        certificate = self.ca.issue_server_certificate(
+            row.id,
+            management.first.ip_address,
+            validity=datetime.timedelta(seconds=self.settings.certificates.cert_validity_time),
+        )
         compute_id = self.compute.boot(
             row.id,
-            amphora.management.plug,
-            amphora.management.first.address_cidr,
-            {"topology": lb.topology, "bind_port": self.dataplane.agent_port},
+            management.plug,
+            management.first.address_cidr,
+            {
+                "topology": topology,
+                "bind_port": self.dataplane.agent_port,
+                "heartbeat_key": self.heartbeat_key,
+                "heartbeat_interval": self.settings.health.heartbeat_interval,
+                "controller_ip_port_list": [
+                    f"[{self.management_address}]:{self.settings.health.bind_port}"
+                    if ":" in self.management_address
+                    else f"{self.management_address}:{self.settings.health.bind_port}"
+                ],
+            },
             AgentFiles(certificate.bundle, self.ca.certificate_pem),
         )
         # The address may have belonged to a deleted amphora: the controller's namespace
         # would keep sending to that one's MAC until its neighbour entry expires.
         ip_batch(
-            self.namespace,
-            [f"neigh flush to {amphora.management.first.ip_address} dev {MGMT_IFNAME}"],
+            self.namespace, [f"neigh flush to {management.first.ip_address} dev {MGMT_IFNAME}"]
         )
         expires = expiration(certificate.certificate).replace(tzinfo=None)
-        self.store.set(row, status=BOOTING, compute_id=compute_id, cert_expiration=expires)
+        self.store.set(row, status=status, compute_id=compute_id, cert_expiration=expires)
+
+    def _set_topology(self, lb: LoadBalancer, amphora: _Amphora) -> None:
+        """A running amphora not booted for this load balancer (a claimed spare) is told the
+        load balancer's topology (Octavia's agent configuration update)."""
+        path = self.compute.directory(amphora.row.id) / "agent.json"
+        config = json.loads(path.read_bytes())
+        if config.get("topology") != lb.topology:
+            amphora.client.update_config({**config, "topology": lb.topology})
+
+    # -- spares ----------------------------------------------------------------------------------
+
+    def boot_spare(self) -> str:
+        """Boot an amphora for the spare pool: READY once its agent listens; its id."""
+        row = self.store.new_spare()
+        try:
+            management = self.store.management_port(row)
+            topology = self.settings.controller.loadbalancer_topology
+            self._boot_agent(row, management, topology, status=READY)
+        except Exception:
+            self._remove([row])
+            raise
+        LOG.info("spare amphora %s booted", row.id)
+        return row.id
+
+    def remove_spares(self, rows: Sequence[Amphora]) -> None:
+        """Remove spares (never claimed ones: the caller marked them PENDING_DELETE)."""
+        self._remove(rows)
 
     def _build(
         self,
@@ -246,11 +312,17 @@ class AmphoraProvider:
         """Pass 2: the amphora runs, its ports are plugged, HAProxy runs the tree."""
         row, client = amphora.row, amphora.client
         began = time.monotonic()
-        if self.compute.status(row.id) != "ACTIVE":
+        # No compute id: a run killed during the boot started the agent, perhaps, but did
+        # not record it (nor its certificate's expiry); booting again adopts that agent.
+        if row.compute_id is None or self.compute.status(row.id) != "ACTIVE":
             self._boot(lb, amphora)
             amphora.configured = False
             LOG.info("amphora %s booted in %.2f s", row.id, time.monotonic() - began)
-        client.wait_ready()
+            client.wait_ready()
+        else:
+            client.wait_ready()
+            if not amphora.configured:
+                self._set_topology(lb, amphora)
         namespace = self.compute.namespace(row.id)
         self.fabric.plug(amphora.vrrp.plug, namespace, VRRP_INTERFACE)
         client.plug_vip(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,14 +26,17 @@ from sqlalchemy.orm import Session
 
 from ostia import constants
 from ostia.amphora.render import HostRoute
+from ostia.db.amphora_requests import FAILOVER_STOPPED
 from ostia.db.engine import Database
-from ostia.db.models import Amphora, LoadBalancer
+from ostia.db.models import Amphora, AmphoraHealth, LoadBalancer
 from ostia.drivers.fabric import MGMT_IFNAME, PortPlug
 from ostia.network import ipam, ports
 from ostia.network.models import Network, Port, Subnet
 
 # Octavia's amphora statuses and roles.
 BOOTING = "BOOTING"
+# A spare: booted in advance, no load balancer, no role, waiting to be claimed.
+READY = "READY"
 ALLOCATED = "ALLOCATED"
 PENDING_UPDATE = "PENDING_UPDATE"
 PENDING_DELETE = "PENDING_DELETE"
@@ -43,7 +46,9 @@ MASTER = "MASTER"
 BACKUP = "BACKUP"
 ROLES = {constants.SINGLE: (STANDALONE,), constants.ACTIVE_STANDBY: (MASTER, BACKUP)}
 PRIORITIES = {MASTER: 100, BACKUP: 90}
-LIVE = (BOOTING, ALLOCATED, PENDING_UPDATE)
+# Amphorae of their load balancer (FAILOVER_STOPPED: stale, left in place by the circuit
+# breaker; a change of the load balancer repairs it, a failover replaces it).
+LIVE = (BOOTING, ALLOCATED, PENDING_UPDATE, FAILOVER_STOPPED)
 
 PORT_OWNER = ipam.LOAD_BALANCER_PORT_OWNER
 VRRP_INTERFACE = "vip0"
@@ -131,6 +136,31 @@ class MemberPort:
     port: PortInfo
 
 
+def claim_spare(session: Session, values: Mapping[str, Any]) -> str | None:
+    """Give the oldest READY spare these ``values`` (its load balancer, role, status); its id,
+    or None if there is none. Each claim is a compare-and-set on ``status = READY``: of two
+    transactions claiming the same spare, the second's update matches no row once the first
+    commits (it waits for the row's lock), and it goes on to the next spare."""
+    candidates = session.scalars(
+        select(Amphora.id)
+        .where(Amphora.status == READY, Amphora.load_balancer_id.is_(None))
+        .order_by(Amphora.created_at, Amphora.id)
+    ).all()
+    for amphora_id in candidates:
+        claimed = session.execute(
+            update(Amphora)
+            .where(
+                Amphora.id == amphora_id,
+                Amphora.status == READY,
+                Amphora.load_balancer_id.is_(None),
+            )
+            .values(**values)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return amphora_id
+    return None
+
+
 def create_port(
     session: Session, network_id: str, project_id: str, name: str, device_id: str, **spec: Any
 ) -> Port:
@@ -154,6 +184,8 @@ class AmphoraStore:
         self.db = db
         self.management_network_id = management_network_id
         self.project_id = project_id
+        # Called after a transaction that claimed spares (the pool refills).
+        self.on_claim: Callable[[], None] = lambda: None
 
     # -- rows ----------------------------------------------------------------------------------
 
@@ -168,7 +200,9 @@ class AmphoraStore:
         return sorted(found, key=lambda a: (-(a.vrrp_priority or 0), a.created_at, a.id))
 
     def ensure_amphorae(self, lb: LoadBalancer) -> list[Amphora]:
-        """One live amphora per role of the topology (rows BOOTING until configured)."""
+        """One live amphora per role of the topology (rows BOOTING until configured): a
+        spare claimed, or a new row."""
+        claimed = 0
         with self.db.write() as session:
             live = session.scalars(
                 select(Amphora).where(Amphora.load_balancer_id == lb.id, Amphora.status.in_(LIVE))
@@ -176,22 +210,35 @@ class AmphoraStore:
             roles = {a.role for a in live}
             for role in ROLES[lb.topology]:
                 if role not in roles:
-                    session.add(self._new_row(lb, role))
+                    claimed += self._add(session, lb, role)
+        if claimed:
+            self.on_claim()
         return self.amphorae(lb.id, statuses=LIVE)
 
-    @staticmethod
-    def _new_row(lb: LoadBalancer, role: str) -> Amphora:
-        return Amphora(
-            id=str(uuid.uuid4()),
-            load_balancer_id=lb.id,
-            status=BOOTING,
-            role=role,
-            ha_ip=lb.vip.ip_address,
-            ha_port_id=lb.vip.port_id,
-            vrrp_interface=VRRP_INTERFACE,
-            vrrp_id=1,
-            vrrp_priority=PRIORITIES.get(role),
-        )
+    def _add(self, session: Session, lb: LoadBalancer, role: str) -> bool:
+        """An amphora of ``role`` for the load balancer: a spare if one is READY (True), else
+        a new row."""
+        values = {
+            "load_balancer_id": lb.id,
+            "status": BOOTING,
+            "role": role,
+            "ha_ip": lb.vip.ip_address,
+            "ha_port_id": lb.vip.port_id,
+            "vrrp_interface": VRRP_INTERFACE,
+            "vrrp_id": 1,
+            "vrrp_priority": PRIORITIES.get(role),
+        }
+        if claim_spare(session, values) is not None:
+            return True
+        session.add(Amphora(id=str(uuid.uuid4()), **values))
+        return False
+
+    def new_spare(self) -> Amphora:
+        """A row for a spare being booted: BOOTING, no load balancer, no role."""
+        with self.db.write() as session:
+            row = Amphora(id=str(uuid.uuid4()), status=BOOTING)
+            session.add(row)
+        return row
 
     def begin_replacement(self, lb: LoadBalancer, amphora: Amphora) -> None:
         """Mark ``amphora`` PENDING_DELETE and add its replacement (same role), at once."""
@@ -199,7 +246,9 @@ class AmphoraStore:
             session.execute(
                 update(Amphora).where(Amphora.id == amphora.id).values(status=PENDING_DELETE)
             )
-            session.add(self._new_row(lb, str(amphora.role)))
+            claimed = self._add(session, lb, str(amphora.role))
+        if claimed:
+            self.on_claim()
 
     def set(self, amphora: Amphora, **values: Any) -> None:
         """Update the row and the detached object."""
@@ -209,9 +258,11 @@ class AmphoraStore:
             setattr(amphora, name, value)
 
     def release(self, amphora: Amphora) -> None:
-        """The amphora is gone from the machine: give its ports back, mark it DELETED."""
+        """The amphora is gone from the machine: give its ports back, forget its health,
+        mark it DELETED."""
         with self.db.write() as session:
             session.execute(delete(Port).where(Port.device_id == amphora.id))
+            session.execute(delete(AmphoraHealth).where(AmphoraHealth.amphora_id == amphora.id))
             session.execute(update(Amphora).where(Amphora.id == amphora.id).values(status=DELETED))
         amphora.status = DELETED
 

@@ -379,6 +379,16 @@ class Amphora(Base, TimestampMixin):
     compute_flavor: Mapped[str | None] = mapped_column(String(255))
 
 
+class AmphoraHealth(Base):
+    """When the health manager last heard from an amphora (Octavia's ``amphora_health``);
+    ``busy`` is set while a failover of it is under way."""
+
+    __tablename__ = "amphora_health"
+    amphora_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    last_update: Mapped[datetime] = mapped_column(DateTime)
+    busy: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Quota(Base):
     """A project's limits; NULL means the deployment default, -1 unlimited."""
 
@@ -428,6 +438,7 @@ Index("ix_listener_lb_port", Listener.load_balancer_id, Listener.protocol_port)
 
 __all__ = [
     "Amphora",
+    "AmphoraHealth",
     "AvailabilityZone",
     "AvailabilityZoneProfile",
     "Base",
