@@ -146,7 +146,7 @@ class Outage:
     failed: int
     after_kill: float | None  # kill -> first failure
     back: float | None  # first failure -> first success sent after it (the takeover)
-    late: int  # failures sent after that success
+    late: list[Answer]  # failures sent after that success
     errors: Counter[str]
 
     @classmethod
@@ -155,16 +155,20 @@ class Outage:
         errors = error_kinds(failures)
         after = [a for a in failures if a.sent >= killed]
         if not after:
-            return cls(len(answers), len(failures), None, 0.0, 0, errors)
+            return cls(len(answers), len(failures), None, 0.0, [], errors)
         first = after[0]
         success = next((a for a in answers if a.sent > first.sent and a.body is not None), None)
         back = success.sent - first.sent if success else None
-        late = sum(1 for a in failures if success and a.sent > success.sent)
+        late = [a for a in failures if success and a.sent > success.sent]
         return cls(len(answers), len(failures), first.sent - killed, back, late, errors)
 
     @property
     def share(self) -> float:
         return self.failed / max(1, self.requests)
+
+    def describe_late(self, killed: float) -> str:
+        """The failures after the takeover: when (from the kill) and why."""
+        return ", ".join(f"+{a.sent - killed:.2f} s {a.error}" for a in self.late)
 
     def since_kill(self) -> float | None:
         """Kill -> first success after the first failure (0: nothing failed)."""
@@ -272,6 +276,10 @@ def ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:.0f} ms"
 
 
+def secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
 def kill_master(site: Site, lb: dict[str, Any], client_ns: str, args: argparse.Namespace) -> Kill:
     wait_until(lambda: heard(site, lb["id"]), HEARD_WAIT, "heartbeats of both amphorae", 0.2)
     victim = holder(site, lb)
@@ -300,8 +308,8 @@ def kill_master(site: Site, lb: dict[str, Any], client_ns: str, args: argparse.N
         f"  killed the {processes} processes of {victim.role} {victim.id}: takeover "
         f"{ms(outage.back)} (first failure {ms(outage.after_kill)} after the kill); "
         f"{outage.failed}/{outage.requests} failed ({outage.share:.2%} of {kill.window:.1f} s), "
-        f"{outage.late} after the takeover; failover noticed after "
-        f"{'-' if replacement.detected is None else f'{replacement.detected:.1f} s'}, "
+        f"{len(outage.late)} after the takeover {outage.describe_late(killed)}; "
+        f"failover noticed after {secs(replacement.detected)}, "
         f"redundancy restored after {replacement.restored:.1f} s"
         f"{'' if replacement.survivors_kept else ' (THE SURVIVOR WAS REPLACED TOO)'}; "
         f"errors: {dict(outage.errors)}",
@@ -334,8 +342,8 @@ def kill_single(site: Site, lb: dict[str, Any], client_ns: str, args: argparse.N
     print(
         f"  killed the {processes} processes of amphora {victim.id}: traffic back after "
         f"{'-' if back is None else f'{back:.2f} s'}; {outage.failed}/{outage.requests} failed, "
-        f"{outage.late} after that; failover noticed after "
-        f"{'-' if replacement.detected is None else f'{replacement.detected:.1f} s'}, "
+        f"{len(outage.late)} after that {outage.describe_late(killed)}; "
+        f"failover noticed after {secs(replacement.detected)}, "
         f"load balancer ACTIVE on the replacement after {replacement.restored:.1f} s; "
         f"errors: {dict(outage.errors)}",
         flush=True,
@@ -408,15 +416,15 @@ def report_pair(kills: list[Kill], args: argparse.Namespace) -> None:
         takeover = o.back if o.back is not None else float("inf")
         print(
             f"    kill {i:2}: takeover {takeover * 1000:5.0f} ms; failed {o.failed:3}/"
-            f"{o.requests} = {o.share:6.2%} of {kill.window:4.1f} s, {o.late} after the takeover;"
-            f" redundancy restored {r.restored:5.2f} s (noticed "
+            f"{o.requests} = {o.share:6.2%} of {kill.window:4.1f} s, {len(o.late)} after the "
+            f"takeover; redundancy restored {r.restored:5.2f} s (noticed "
             f"{'-' if r.detected is None else f'{r.detected:.1f}'} s)"
             f"{'' if r.survivors_kept else '; SURVIVOR REPLACED TOO'}"
         )
     takeovers = [k.outage.back if k.outage.back is not None else float("inf") for k in kills]
     restored = [k.replacement.restored for k in kills]
     shares = [k.outage.share for k in kills]
-    late = sum(k.outage.late for k in kills)
+    late = sum(len(k.outage.late) for k in kills)
     print(
         f"    takeover: {spread(takeovers, 1000, 'ms')}; "
         f"{sum(t <= TAKEOVER_GOAL for t in takeovers)}/{len(kills)} within the goal "
@@ -443,7 +451,7 @@ def report_single(kills: list[Kill]) -> None:
         print(
             f"    kill {i:2}: traffic back {'-' if back is None else f'{back:5.2f}'} s "
             f"(noticed {'-' if r.detected is None else f'{r.detected:.1f}'} s, ACTIVE on the "
-            f"replacement {r.restored:.2f} s); failed {o.failed}/{o.requests}, {o.late} after "
+            f"replacement {r.restored:.2f} s); failed {o.failed}/{o.requests}, {len(o.late)} after "
             f"the traffic came back"
         )
     backs = [b if (b := k.outage.since_kill()) is not None else float("inf") for k in kills]

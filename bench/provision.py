@@ -55,7 +55,7 @@ GOALS = {"single": 0.5, "active_standby-tree": 1.5}
 AGENT_EVENTS = (
     ("listening on", "agent listening"),
     ('"POST /1.0/plug/vip/', "VIP port configured"),
-    ('/haproxy HTTP/1.1" 202', "HAProxy config rendered, uploaded, checked"),
+    ('/haproxy HTTP/1.1" 202', "HAProxy config rendered, uploaded"),
     ('/reload HTTP/1.1" 202', "HAProxy running"),
     ('"PUT /1.0/vrrp/start', "keepalived started"),
 )

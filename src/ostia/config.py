@@ -171,8 +171,10 @@ class HealthSettings(BaseModel):
     bind_port: int = 5555
     # Seconds between two heartbeats of an amphora (Octavia's default is 10).
     heartbeat_interval: float = Field(default=1.0, gt=0)
-    # An amphora silent for this long is failed over.
-    heartbeat_timeout: float = Field(default=5.0, gt=0)
+    # An amphora silent for this long is failed over (Octavia's default is 60).
+    heartbeat_timeout: float = Field(default=3.0, gt=0)
+    # Seconds between two looks for silent amphorae (Octavia's default is 3).
+    health_check_interval: float = Field(default=0.25, gt=0)
     # HMAC key of the heartbeats; empty means one generated once in <data_dir>/heartbeat_key.
     heartbeat_key: str = ""
     # Heartbeats sent longer ago than this are refused as replays.

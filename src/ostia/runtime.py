@@ -84,6 +84,7 @@ def make_failover_watch(runtime: Runtime) -> FailoverWatch:
         runtime.signal,
         health.heartbeat_timeout,
         health.failover_threshold,
+        interval=health.health_check_interval,
         heartbeat_interval=health.heartbeat_interval,
     )
 

@@ -92,6 +92,33 @@ def test_invalid_configuration_is_refused_and_the_old_one_keeps_serving(net: Lab
     assert http_get(client, VIP_ADDRESS, 80) == (200, "m1")
 
 
+def test_a_first_configuration_haproxy_refuses_fails_its_start_with_the_reason(
+    net: Lab,
+) -> None:
+    """The first configuration is checked by HAProxy's start (nothing runs to keep): the
+    start answers 400 with HAProxy's message, as the upload does later."""
+    net.member("m1", "10.241.2.21", "fa:16:3e:02:02:21")
+    client = _client(net)
+    agent = net.amphora("a1", 1)
+    lb_id = str(uuid.uuid4())
+    plug(agent, 1)
+    good = haproxy_config(agent, {"m1": "10.241.2.21"})
+    broken = good.replace("    balance roundrobin\n", "    balance roundrobin\n    frobnicate 3\n")
+    path = f"/1.0/loadbalancer/{agent.amphora_id}/{lb_id}/haproxy"
+    assert agent.client.request("PUT", path, broken)[0] == 202
+
+    status, body = agent.client.call("PUT", f"/1.0/loadbalancer/{lb_id}/reload")
+    assert (status, body["message"]) == (400, "Invalid request")
+    assert "unknown keyword 'frobnicate'" in body["details"]
+    assert agent.read("haproxy.cfg.failed") == broken
+    assert not (agent.directory / "haproxy.cfg").exists()
+    assert agent.client.call("GET", "/1.0/details")[1]["haproxy_count"] == 0
+
+    assert agent.client.request("PUT", path, good)[0] == 202
+    assert agent.client.call("PUT", f"/1.0/loadbalancer/{lb_id}/reload")[0] == 202
+    assert http_get(client, VIP_ADDRESS, 80) == (200, "m1")
+
+
 def test_reload_under_load_fails_no_request(net: Lab) -> None:
     net.member("m1", "10.241.2.21", "fa:16:3e:02:02:21")
     net.member("m2", "10.241.2.22", "fa:16:3e:02:02:22")

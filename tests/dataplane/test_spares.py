@@ -2,7 +2,7 @@
 API lists (no load balancer, no role) and whose heartbeats arrive; a create claims spares
 instead of booting (SINGLE and ACTIVE_STANDBY, whose spares are told their topology) and
 traffic flows through the VIP; the pool refills; deleting the load balancer leaves the spares
-running; a dead spare is removed and replaced. SQLite only: the claims are tested on every
+running; a dead spare is removed and replaced; a failed amphora's replacement is a spare. SQLite only: the claims are tested on every
 database in tests/integration/test_spare_claims.py."""
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ from ostia.drivers.netns import list_namespaces
 from tests.dataplane.conftest import Site
 from tests.dataplane.hosts import http_get, wait_for
 from tests.dataplane.lbs import LBS, amphorae, create_lb, member, namespace, settle, subnets
-from tests.dataplane.test_failover_auto import AMPHORAE, heard, kill_everything
+from tests.dataplane.test_failover_auto import (
+    AMPHORAE,
+    await_replacement,
+    heard,
+    kill_everything,
+)
 from tests.helpers import expect
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -55,9 +60,9 @@ def await_pool(site: Site, without: set[str] = frozenset()) -> dict[str, dict[st
     )
 
 
-def serve(site: Site, members: int) -> str:
+def serve(site: Site, members: int) -> tuple[str, str, str]:
     """A load balancer of ``members`` members, ACTIVE, each member answering through its
-    VIP; its id."""
+    VIP; (its id, a client's namespace, the VIP)."""
     api = site.api
     vip_subnet, member_subnet = subnets(api)
     client, _ = site.hosts.add("client", vip_subnet)
@@ -67,7 +72,7 @@ def serve(site: Site, members: int) -> str:
     vip = settle(site, lb_id)["vip_address"]
     bodies = {http_get(client, vip, 80) for _ in range(2 * members)}
     assert bodies == set(names)
-    return lb_id
+    return lb_id, client, vip
 
 
 def test_a_create_claims_a_spare_the_pool_refills_and_outlives_the_lb(site: Site) -> None:
@@ -77,7 +82,7 @@ def test_a_create_claims_a_spare_the_pool_refills_and_outlives_the_lb(site: Site
         assert spare["lb_network_ip"] and spare["cert_expiration"]
         assert spare["compute_id"] in list_namespaces()
 
-    lb_id = serve(site, members=2)
+    lb_id, _, _ = serve(site, members=2)
     (amphora,) = amphorae(site, lb_id)
     assert amphora.id in pool
     assert (amphora.role, amphora.status, amphora.vrrp_priority) == (
@@ -100,7 +105,7 @@ def test_an_active_standby_pair_is_made_of_spares(site: Site) -> None:
     pool = await_pool(site)
     # The spares were booted for the default topology, SINGLE: the claim tells them.
     site.settings.controller.loadbalancer_topology = "ACTIVE_STANDBY"
-    lb_id = serve(site, members=2)
+    lb_id, _, _ = serve(site, members=2)
     master, backup = amphorae(site, lb_id)
     assert {master.id, backup.id} == set(pool)
     assert (master.role, backup.role) == ("MASTER", "BACKUP")
@@ -120,3 +125,16 @@ def test_a_dead_spare_is_removed_and_replaced(site: Site) -> None:
     expect(site.api.get(f"{AMPHORAE}/{dead_id}"), 404)
     assert dead["compute_id"] not in list_namespaces()
     assert not (site.amphora_dir / dead_id).exists()
+
+
+def test_a_failed_amphora_is_replaced_by_a_spare(site: Site) -> None:
+    await_pool(site)
+    lb_id, client, vip = serve(site, members=1)
+    (old,) = amphorae(site, lb_id)
+    pool = await_pool(site, without={old.id})
+    kill_everything(namespace(old))
+
+    (new,), _ = await_replacement(site, lb_id, {old.id}, 1)
+    assert new["id"] in pool
+    assert (new["role"], new["status"]) == ("STANDALONE", "ALLOCATED")
+    assert [http_get(client, vip, 80) for _ in range(3)] == ["m1"] * 3

@@ -180,6 +180,10 @@ def test_the_breaker_counts_amphorae_that_went_silent_together(ostia: Ostia, api
     assert done.stale == [stale]
     assert (done.failed_over, sorted(done.stopped)) == ([], sorted([stale, later]))
     assert {lb_status(api, lb_id) for lb_id in (lb1, lb2)} == {"ACTIVE"}
+    # Still silent, so not taken for heard from again: the breaker keeps holding both.
+    again = breaker.run_pass()
+    assert (again.failed_over, again.stopped) == ([], [])
+    assert statuses(ostia) == {stale: "FAILOVER_STOPPED", later: "FAILOVER_STOPPED"}
 
 
 def test_an_operator_fails_over_a_stopped_amphora(ostia: Ostia, api: Api) -> None:

@@ -1,7 +1,8 @@
 """Claiming spare amphorae, on every database: the oldest READY spares first, one per role,
 given the load balancer, the role and its VRRP priority; two transactions claiming at once
 never get the same spare; the failover watch marks silent spares for removal instead of
-failing them over.
+failing them over; a pool pass removes surplus, stuck and dropped spares and boots the
+missing ones (a booter of rows only).
 
 The noop provider settles the load balancers; the spare rows are written here.
 """
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+
 from ostia.controller.amphora_store import AmphoraStore, claim_spare
 from ostia.controller.failover_watch import FailoverWatch
+from ostia.controller.spares import SparePool
 from ostia.db.models import Amphora, AmphoraHealth, LoadBalancer, utcnow
 from tests.conftest import Ostia
 from tests.helpers import Api, create_lb
@@ -125,3 +130,52 @@ def test_silent_spares_are_removed_not_failed_over(ostia: Ostia, api: Api) -> No
     assert found[silent].status == found[never_heard].status == "PENDING_DELETE"
     assert found[alive].status == "READY"
     assert watch.run_pass().spares_lost == []
+
+
+class FakeBooter:
+    """Spares as rows only: what the pool boots and removes."""
+
+    def __init__(self, ostia: Ostia) -> None:
+        self.ostia = ostia
+        self.booted: list[str] = []
+        self.removed: list[str] = []
+
+    def boot_spare(self) -> str:
+        amphora_id = add_spare(self.ostia, utcnow())
+        self.booted.append(amphora_id)
+        return amphora_id
+
+    def busy(self) -> bool:
+        return False
+
+    def remove_spares(self, rows: Sequence[Amphora]) -> None:
+        self.removed.extend(row.id for row in rows)
+        with self.ostia.db.write() as session:
+            session.execute(
+                update(Amphora).where(Amphora.id.in_([r.id for r in rows])).values(status="DELETED")
+            )
+
+
+def test_the_pool_removes_surplus_stuck_and_dropped_spares_and_boots_the_missing(
+    ostia: Ostia, api: Api
+) -> None:
+    now = utcnow()
+    kept = [add_spare(ostia, now - timedelta(minutes=m)) for m in (3, 2)]
+    surplus = add_spare(ostia, now - timedelta(minutes=1))
+    stuck = add_spare(ostia, now - timedelta(minutes=10), status="BOOTING")
+    dropped = add_spare(ostia, now - timedelta(minutes=1), status="PENDING_DELETE")
+    booter = FakeBooter(ostia)
+    pool = SparePool(ostia.db, booter, size=2, interval=30.0)
+
+    assert pool.run_pass() == 0
+    assert sorted(booter.removed) == sorted([surplus, stuck, dropped])
+    found = rows(ostia)
+    assert [found[i].status for i in kept] == ["READY", "READY"]
+
+    # One claimed: the next pass boots one.
+    lb_id = create_lb(api)["id"]
+    with ostia.db.write() as session:
+        assert claim_spare(session, {"load_balancer_id": lb_id, "status": "BOOTING"}) == kept[0]
+    assert pool.run_pass() == 1
+    assert len(booter.removed) == 3
+    assert rows(ostia)[booter.booted[0]].status == "READY"

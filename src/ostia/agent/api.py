@@ -268,6 +268,11 @@ class Agent:
                 else:
                     self.haproxy.reload()
             except StartError as exc:
+                # A first configuration is checked by the start itself (HAProxy.install).
+                if action == "start" and (reason := self.haproxy.refused()) is not None:
+                    self.state.loadbalancer_id = None  # as before that upload
+                    self._save()
+                    return message(400, "Invalid request", reason)
                 return message(500, f"Error {action}ing haproxy", str(exc))
             self.state.haproxy = action != "stop"
             self._save()

@@ -54,21 +54,22 @@ class Subnet:
     host_routes: tuple[HostRoute, ...] = field(default_factory=tuple)
 
 
-def gratuitous_arp(ifname: str, mac: str, address: ipaddress.IPv4Address) -> None:
-    """Broadcast a gratuitous ARP request for ``address`` from ``ifname``, so that neighbours
-    holding another MAC for it (the amphora this one replaces) update at once."""
-    hardware = bytes.fromhex(mac.replace(":", ""))
-    frame = (
-        b"\xff" * 6
-        + hardware
-        + struct.pack("!HHHBBH", ETH_P_ARP, 1, 0x0800, 6, 4, 1)
-        + hardware
-        + address.packed
-        + b"\x00" * 6
-        + address.packed
-    )
+def gratuitous_arp(ifname: str, address: ipaddress.IPv4Address) -> None:
+    """Broadcast a gratuitous ARP request for ``address`` from ``ifname`` (with its MAC, as
+    the socket bound to it gives it), so that neighbours holding another MAC for it (the
+    amphora this one replaces) update at once."""
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
         sock.bind((ifname, 0))
+        hardware = sock.getsockname()[4]
+        frame = (
+            b"\xff" * 6
+            + hardware
+            + struct.pack("!HHHBBH", ETH_P_ARP, 1, 0x0800, 6, 4, 1)
+            + hardware
+            + address.packed
+            + b"\x00" * 6
+            + address.packed
+        )
         sock.send(frame)
 
 
@@ -132,13 +133,12 @@ class Ip:
     def announce(self, addresses: list[IpAddress]) -> list[str]:
         """Send a gratuitous ARP for each local IPv4 address of the list; returns them.
         (IPv6 neighbour advertisements are not sent.)"""
-        macs = {str(link["ifname"]): str(link.get("address", "")) for link in self.links()}
         local = {address: ifname for ifname, address, _ in self.addresses()}
         announced = []
         for address in dict.fromkeys(addresses):
             ifname = local.get(address)
             if isinstance(address, ipaddress.IPv4Address) and ifname is not None:
-                gratuitous_arp(ifname, macs[ifname], address)
+                gratuitous_arp(ifname, address)
                 announced.append(str(address))
         return announced
 
@@ -225,11 +225,11 @@ class Ip:
                 sources.append(vip.address)
             if vrrp is not None:
                 sources.append(vrrp)
-        self.batch(commands)
-        self.batch(self._missing_rules(sources))
-        if vrrp is not None:
+        # One batch: the addresses and routes, then the source rules not there yet.
+        self.batch(commands + self._missing_rules(sources))
+        if isinstance(vrrp, ipaddress.IPv4Address):
             # The address may have belonged to another amphora (another MAC) a moment ago.
-            self.announce([vrrp])
+            gratuitous_arp(ifname, vrrp)
 
     def plug_network(self, ifname: str, fixed_ips: list[Subnet], mtu: int | None) -> None:
         """Configure a member network interface with exactly these addresses."""

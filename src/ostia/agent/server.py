@@ -144,6 +144,9 @@ def tls_context(cert: Path, client_ca: Path, minimum: str) -> ssl.SSLContext:
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The headers and the body of an answer go out in two writes: with Nagle's algorithm the
+    # body would wait for the client's (delayed, 40 ms) acknowledgement of the headers.
+    disable_nagle_algorithm = True
     server: AgentServer
 
     def setup(self) -> None:

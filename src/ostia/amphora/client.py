@@ -57,7 +57,6 @@ class AgentError(Exception):
             text += f": {details}"
         super().__init__(text)
 
-
     @property
     def permanent(self) -> bool:
         """A 400: the agent refused the request itself (HAProxy rejects the configuration,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -142,33 +143,57 @@ class AmphoraProvider:
         self.credentials = ClientCredentials(self.ca)
         self.compute = NetnsCompute(self.dataplane.prefix, amphora_dir, self.fabric)
         self.store = AmphoraStore(db, management.network_id, SERVICE_PROJECT_ID)
+        # Runs of apply, failover and delete under way (the spare pool waits for them).
+        self._runs = 0
+        self._runs_lock = threading.Lock()
+        # The agents' max_connections (their file descriptor limit), asked once per amphora.
+        self._max_connections: dict[str, int] = {}
+
+    @contextmanager
+    def _run(self) -> Iterator[None]:
+        with self._runs_lock:
+            self._runs += 1
+        try:
+            yield
+        finally:
+            with self._runs_lock:
+                self._runs -= 1
+
+    def busy(self) -> bool:
+        """Whether load balancers are being built, changed or deleted."""
+        return self._runs > 0
 
     # -- the Provider protocol ---------------------------------------------------------------
 
     def apply(self, lb: LoadBalancer) -> None:
-        # Amphorae marked PENDING_DELETE (a failover of one of them, the delete of one in
-        # ERROR, an interrupted run) give way to new ones of their roles.
-        self._converge(
-            lb,
-            self.store.ensure_amphorae(lb),
-            retiring=self.store.amphorae(lb.id, statuses=(PENDING_DELETE,)),
-        )
-        # An ERROR amphora whose delete was asked for meanwhile.
-        self._remove(self.store.amphorae(lb.id, statuses=(PENDING_DELETE,)))
+        with self._run():
+            # Amphorae marked PENDING_DELETE (a failover of one of them, the delete of one in
+            # ERROR, an interrupted run) give way to new ones of their roles.
+            self._converge(
+                lb,
+                self.store.ensure_amphorae(lb),
+                retiring=self.store.amphorae(lb.id, statuses=(PENDING_DELETE,)),
+            )
+            # An ERROR amphora whose delete was asked for meanwhile.
+            self._remove(self.store.amphorae(lb.id, statuses=(PENDING_DELETE,)))
 
     def failover(self, lb: LoadBalancer) -> None:
-        # The standby first: the amphora most likely to hold the VIP goes last.
-        old = sorted(self.store.amphorae(lb.id, statuses=LIVE), key=lambda a: a.vrrp_priority or 0)
-        for index, amphora in enumerate(old):
-            self.store.begin_replacement(lb, amphora)
-            doomed = frozenset(a.id for a in old[index + 1 :])
-            self._converge(lb, self.store.amphorae(lb.id, statuses=LIVE), doomed, [amphora])
-        # Also builds the amphorae of a load balancer that had none, and removes those an
-        # interrupted failover left PENDING_DELETE.
-        self.apply(lb)
+        with self._run():
+            # The standby first: the amphora most likely to hold the VIP goes last.
+            old = sorted(
+                self.store.amphorae(lb.id, statuses=LIVE), key=lambda a: a.vrrp_priority or 0
+            )
+            for index, amphora in enumerate(old):
+                self.store.begin_replacement(lb, amphora)
+                doomed = frozenset(a.id for a in old[index + 1 :])
+                self._converge(lb, self.store.amphorae(lb.id, statuses=LIVE), doomed, [amphora])
+            # Also builds the amphorae of a load balancer that had none, and removes those an
+            # interrupted failover left PENDING_DELETE.
+            self.apply(lb)
 
     def delete(self, lb: LoadBalancer) -> None:
-        self._remove(self.store.amphorae(lb.id))
+        with self._run():
+            self._remove(self.store.amphorae(lb.id))
 
     # -- converging ----------------------------------------------------------------------------
 
@@ -225,18 +250,23 @@ class AmphoraProvider:
         vrrp = self.store.vrrp_port(row, lb)
         members = [] if doomed else self.store.member_ports(row, member_networks)
         stale = [] if doomed else self.store.stale_member_ports(row, member_networks)
-        client = AgentClient(
+        # An amphora being replaced may well be dead: one attempt.
+        client = self._client(row, management, retry_for=0.0 if doomed else RETRY_FOR)
+        configured = row.status == ALLOCATED
+        return _Amphora(row, management, vrrp, members, stale, client, configured, doomed)
+
+    def _client(
+        self, row: Amphora, management: PortInfo, retry_for: float = RETRY_FOR
+    ) -> AgentClient:
+        return AgentClient(
             row.id,
             management.first.ip_address,
             tls=self.credentials.context,
             namespace=self.namespace,
             port=self.dataplane.agent_port,
             connect_timeout=self.dataplane.agent_timeout,
-            # An amphora being replaced may well be dead: one attempt.
-            retry_for=0.0 if doomed else RETRY_FOR,
+            retry_for=retry_for,
         )
-        configured = row.status == ALLOCATED
-        return _Amphora(row, management, vrrp, members, stale, client, configured, doomed)
 
     def _boot(self, lb: LoadBalancer, amphora: _Amphora) -> None:
         self._boot_agent(amphora.row, amphora.management, lb.topology)
@@ -291,7 +321,12 @@ class AmphoraProvider:
         try:
             management = self.store.management_port(row)
             topology = self.settings.controller.loadbalancer_topology
-            self._boot_agent(row, management, topology, status=READY)
+            self._boot_agent(row, management, topology, status=BOOTING)
+            # Asked now, not when a load balancer claims it.
+            self._max_connections[row.id] = self._client(row, management).details()[
+                "max_connections"
+            ]
+            self.store.set(row, status=READY)
         except Exception:
             self._remove([row])
             raise
@@ -379,13 +414,17 @@ class AmphoraProvider:
 
     def _haproxy(self, lb: LoadBalancer, amphora: _Amphora, views: list[AmphoraView]) -> None:
         row, client = amphora.row, amphora.client
-        details = client.details()
-        config = render_haproxy(
-            lb, views, settings=self._render_settings(amphora, details["max_connections"])
-        )
         current = None
-        if amphora.configured and details.get("haproxy_count"):
-            current = client.get_haproxy(lb.id)
+        if amphora.configured or row.id not in self._max_connections:
+            details = client.details()
+            self._max_connections[row.id] = details["max_connections"]
+            if amphora.configured and details.get("haproxy_count"):
+                current = client.get_haproxy(lb.id)
+        config = render_haproxy(
+            lb,
+            views,
+            settings=self._render_settings(amphora, self._max_connections[row.id]),
+        )
         if current == config:
             return
         commands = runtime_commands(current, config) if current is not None else None
@@ -468,6 +507,7 @@ class AmphoraProvider:
         for row in rows:
             self.compute.delete(row.id)
             self.store.release(row)
+            self._max_connections.pop(row.id, None)
 
 
 def _read(path: Path) -> str | None:

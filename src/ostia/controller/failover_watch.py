@@ -115,15 +115,13 @@ class FailoverWatch:
 
     def run_pass(self) -> Pass:
         cutoff = _now() - timedelta(seconds=self.timeout)
-        self._revive(cutoff)
+        # Silent: heard from last before this (what the circuit breaker counts).
+        silent_since = cutoff + timedelta(seconds=self.heartbeat_interval)
+        self._revive(silent_since)
         done = Pass(stale=self._stale(cutoff))
         if not done.stale:
             return done
-        silent = (
-            self._stale(cutoff + timedelta(seconds=self.heartbeat_interval))
-            if self.threshold is not None
-            else []
-        )
+        silent = self._stale(silent_since) if self.threshold is not None else []
         if self.threshold is not None and len(silent) >= self.threshold:
             done.stopped = self._stop_failovers(silent)
             if done.stopped:
@@ -191,12 +189,12 @@ class FailoverWatch:
             self.on_spares_lost()
         return dropped
 
-    def _revive(self, cutoff: datetime) -> None:
+    def _revive(self, silent_since: datetime) -> None:
         """FAILOVER_STOPPED amphorae heard from again are ALLOCATED again."""
         heard = (
             select(Amphora.id)
             .join(AmphoraHealth, AmphoraHealth.amphora_id == Amphora.id)
-            .where(Amphora.status == FAILOVER_STOPPED, AmphoraHealth.last_update >= cutoff)
+            .where(Amphora.status == FAILOVER_STOPPED, AmphoraHealth.last_update >= silent_since)
         )
         with self.db.read() as session:
             revived = list(session.scalars(heard))

@@ -19,13 +19,17 @@ watch found a dead one. Each pass
 2. removes the spares ``BOOTING`` for longer than ``BOOT_TIMEOUT`` (their controller died
    while booting them) and the READY spares beyond the pool's size (several controllers
    refilling at once, or a smaller size configured), newest first;
-3. boots spares, one at a time, until READY and booting spares make the pool's size.
+3. boots spares, one at a time, until READY and booting spares make the pool's size. Each
+   boot waits (up to ``YIELD_AT_MOST``) while this controller builds, changes or deletes load
+   balancers: a boot takes a core for a few hundred milliseconds, which the claim that woke
+   the pool needs more.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol
@@ -38,14 +42,20 @@ from ostia.db.models import Amphora, utcnow
 
 LOG = logging.getLogger(__name__)
 
-# A spare still BOOTING after this long was left by a controller that died booting it.
-BOOT_TIMEOUT = 300.0
+# A spare still BOOTING after this long was left by a controller that died booting it (a
+# boot takes at most the agent's start timeout, 30 s).
+BOOT_TIMEOUT = 120.0
+# How long a boot waits for the controller's load balancer work to end, and how often it looks.
+YIELD_AT_MOST = 10.0
+YIELD_POLL = 0.02
 
 
 class SpareBooter(Protocol):
     """What the pool needs of the data plane (the amphora provider)."""
 
     def boot_spare(self) -> str: ...
+
+    def busy(self) -> bool: ...
 
     def remove_spares(self, rows: Sequence[Amphora]) -> None: ...
 
@@ -96,9 +106,18 @@ class SparePool:
         self._remove_unwanted()
         booted = 0
         while not self._stop.is_set() and self._count() < self.size:
+            self._yield_to_builds()
+            if self._stop.is_set():
+                break
             self.booter.boot_spare()
             booted += 1
         return booted
+
+    def _yield_to_builds(self) -> None:
+        deadline = time.monotonic() + YIELD_AT_MOST
+        while self.booter.busy() and time.monotonic() < deadline:
+            if self._stop.wait(YIELD_POLL):
+                return
 
     def _count(self) -> int:
         stmt = select(func.count()).select_from(
