@@ -4,6 +4,7 @@ database holds them."""
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,44 @@ def subnets(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
     vip = create_subnet(api, create_network(api, name="vip-net")["id"], VIP_CIDR)
     member = create_subnet(api, create_network(api, name="member-net")["id"], MEMBER_CIDR)
     return vip, member
+
+
+# An HTTP monitor checking every second; a member is DOWN after two failed checks.
+MONITOR = {
+    "type": "HTTP",
+    "delay": 1,
+    "timeout": 1,
+    "max_retries": 2,
+    "max_retries_down": 2,
+    "url_path": "/",
+    "expected_codes": "200",
+}
+
+
+@dataclass(frozen=True)
+class MonitoredLb:
+    lb_id: str
+    client: str  # the client host's namespace
+    vip: str
+    amphora: Amphora
+
+
+def monitored_lb(site: Site) -> MonitoredLb:
+    """A SINGLE load balancer over members m1 and m2 (named so) with ``MONITOR``, and a client
+    on the VIP network, once ACTIVE."""
+    api = site.api
+    vip_subnet, member_subnet = subnets(api)
+    client, _ = site.hosts.add("client", vip_subnet)
+    m1, m2 = (site.hosts.member(name, member_subnet) for name in ("m1", "m2"))
+    lb_id = create_lb(
+        api,
+        vip_subnet,
+        [member(m1, member_subnet, name="m1"), member(m2, member_subnet, name="m2")],
+        pool={"healthmonitor": MONITOR},
+    )
+    vip = settle(site, lb_id)["vip_address"]
+    (amphora,) = amphorae(site, lb_id)
+    return MonitoredLb(lb_id, client, vip, amphora)
 
 
 def create_lb(

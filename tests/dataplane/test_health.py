@@ -8,35 +8,16 @@ import pytest
 
 from tests.dataplane.conftest import Site
 from tests.dataplane.hosts import Traffic, wait_for
-from tests.dataplane.lbs import amphorae, create_lb, member, server_states, settle, subnets
+from tests.dataplane.lbs import monitored_lb, server_states
 from tests.helpers import expect
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
-MONITOR = {
-    "type": "HTTP",
-    "delay": 1,
-    "timeout": 1,
-    "max_retries": 2,
-    "max_retries_down": 2,
-    "url_path": "/healthz",
-    "expected_codes": "200",
-}
-
 
 def test_a_dead_member_is_skipped_then_used_again_when_it_returns(site: Site) -> None:
     api = site.api
-    vip_subnet, member_subnet = subnets(api)
-    client, _ = site.hosts.add("client", vip_subnet)
-    m1, m2 = (site.hosts.member(name, member_subnet) for name in ("m1", "m2"))
-    lb_id = create_lb(
-        api,
-        vip_subnet,
-        [member(m1, member_subnet, name="m1"), member(m2, member_subnet, name="m2")],
-        pool={"healthmonitor": MONITOR},
-    )
-    vip = settle(site, lb_id)["vip_address"]
-    (amphora,) = amphorae(site, lb_id)
+    lb = monitored_lb(site)
+    lb_id, client, vip, amphora = lb.lb_id, lb.client, lb.vip, lb.amphora
     (pool,) = expect(api.get(f"/v2/lbaas/pools?loadbalancer_id={lb_id}"), 200)["pools"]
     assert pool["healthmonitor_id"] is not None
     ids = {

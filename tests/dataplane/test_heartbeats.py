@@ -10,36 +10,18 @@ import pytest
 
 from tests.dataplane.conftest import Site
 from tests.dataplane.hosts import http_get, wait_for
-from tests.dataplane.lbs import LBS, amphorae, create_lb, member, settle, subnets
+from tests.dataplane.lbs import LBS, monitored_lb
 from tests.helpers import expect
 
 pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
-MONITOR = {
-    "type": "HTTP",
-    "delay": 1,
-    "timeout": 1,
-    "max_retries": 2,
-    "max_retries_down": 2,
-    "url_path": "/",
-    "expected_codes": "200",
-}
 REQUESTS = 40
 
 
 def test_statuses_and_statistics_come_from_heartbeats(site: Site) -> None:
     api = site.api
-    vip_subnet, member_subnet = subnets(api)
-    client, _ = site.hosts.add("client", vip_subnet)
-    m1, m2 = (site.hosts.member(name, member_subnet) for name in ("m1", "m2"))
-    lb_id = create_lb(
-        api,
-        vip_subnet,
-        [member(m1, member_subnet, name="m1"), member(m2, member_subnet, name="m2")],
-        pool={"healthmonitor": MONITOR},
-    )
-    vip = settle(site, lb_id)["vip_address"]
-    (amphora,) = amphorae(site, lb_id)
+    lb = monitored_lb(site)
+    lb_id, client, vip, amphora = lb.lb_id, lb.client, lb.vip, lb.amphora
 
     def statuses() -> dict[str, Any]:
         tree = expect(api.get(f"{LBS}/{lb_id}/status"), 200)["statuses"]["loadbalancer"]

@@ -55,6 +55,7 @@ from ostia.config import DataplaneSettings, Settings
 from ostia.controller.amphora_store import ALLOCATED, DELETED
 from ostia.controller.provider import Provider
 from ostia.db.engine import Database
+from ostia.db.leases import take_lease
 from ostia.db.models import (
     Amphora,
     AmphoraHealth,
@@ -278,17 +279,7 @@ class Housekeeping:
         now = utcnow()
         due = now + timedelta(seconds=self.settings.cert_expiry_buffer)
         with self.db.write() as session:
-            taken = session.execute(
-                update(ReconcileState)
-                .where(
-                    ReconcileState.load_balancer_id == lb_id,
-                    or_(
-                        ReconcileState.lease_owner.is_(None), ReconcileState.lease_expires_at < now
-                    ),
-                )
-                .values(lease_owner=self.owner, lease_expires_at=self._lease_until())
-            )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            if not take_lease(session, lb_id, self.owner, self._lease_until()):
                 return []
             rows = list(
                 session.scalars(

@@ -34,6 +34,7 @@ from ostia import constants
 from ostia.config import ControllerSettings
 from ostia.controller.provider import Provider
 from ostia.db.engine import Database
+from ostia.db.leases import take_lease
 from ostia.db.models import (
     HealthMonitor,
     L7Policy,
@@ -212,19 +213,8 @@ class Reconciler:
         return utcnow() + timedelta(seconds=self.settings.lease_seconds)
 
     def acquire(self, lb_id: str) -> bool:
-        now = utcnow()
         with self.db.write() as session:
-            result = session.execute(
-                update(ReconcileState)
-                .where(
-                    ReconcileState.load_balancer_id == lb_id,
-                    or_(
-                        ReconcileState.lease_owner.is_(None), ReconcileState.lease_expires_at < now
-                    ),
-                )
-                .values(lease_owner=self.owner, lease_expires_at=self._lease_until())
-            )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            return take_lease(session, lb_id, self.owner, self._lease_until())
 
     def release(self, session: Session, lb_id: str) -> None:
         session.execute(
