@@ -40,9 +40,9 @@ from ostia import constants
 from ostia.db.amphora_requests import (
     ALLOCATED,
     FAILOVER_STOPPED,
-    PENDING_DELETE,
     READY,
     REPLACEABLE,
+    drop_spares,
     request_replacement,
 )
 from ostia.db.engine import Database
@@ -162,24 +162,7 @@ class FailoverWatch:
     def _drop_spares(self, amphora_ids: list[str]) -> list[str]:
         """Stale spares PENDING_DELETE for the spare pool to remove, unless claimed since."""
         with self.db.write() as session:
-            dropped = list(
-                session.scalars(
-                    select(Amphora.id).where(
-                        Amphora.id.in_(amphora_ids),
-                        Amphora.status == READY,
-                        Amphora.load_balancer_id.is_(None),
-                    )
-                )
-            )
-            session.execute(
-                update(Amphora)
-                .where(
-                    Amphora.id.in_(dropped),
-                    Amphora.status == READY,
-                    Amphora.load_balancer_id.is_(None),
-                )
-                .values(status=PENDING_DELETE)
-            )
+            dropped = drop_spares(session, amphora_ids)
         if dropped:
             LOG.warning(
                 "spare amphorae %s are silent for more than %g s: removing them",

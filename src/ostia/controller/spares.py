@@ -37,6 +37,7 @@ from typing import Protocol
 from sqlalchemy import Select, func, select, update
 
 from ostia.controller.amphora_store import BOOTING, PENDING_DELETE, READY
+from ostia.db.amphora_requests import drop_spares
 from ostia.db.engine import Database
 from ostia.db.models import Amphora, utcnow
 
@@ -137,17 +138,8 @@ class SparePool:
                 )
             )
             surplus = [row.id for row in ready[: max(0, len(ready) - self.size)]]
-            # A compare-and-set: a spare claimed meanwhile is no longer READY.
             if surplus:
-                session.execute(
-                    update(Amphora)
-                    .where(
-                        Amphora.id.in_(surplus),
-                        Amphora.status == READY,
-                        Amphora.load_balancer_id.is_(None),
-                    )
-                    .values(status=PENDING_DELETE)
-                )
+                drop_spares(session, surplus)
             session.execute(
                 update(Amphora)
                 .where(

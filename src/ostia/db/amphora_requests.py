@@ -11,7 +11,7 @@ to the reconciler. Its amphora provider reads the amphora rows:
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ostia.db.models import Amphora, AmphoraHealth
@@ -44,3 +44,23 @@ def request_configuration(amphora: Amphora) -> None:
     again (the provider pushes everything to an amphora that is not ALLOCATED)."""
     if amphora.status == ALLOCATED:
         amphora.status = PENDING_UPDATE
+
+
+def drop_spares(session: Session, amphora_ids: list[str]) -> list[str]:
+    """These spares PENDING_DELETE for the spare pool to remove, unless claimed meanwhile (a
+    compare-and-set on READY); the ids dropped."""
+    dropped = list(
+        session.scalars(
+            select(Amphora.id).where(
+                Amphora.id.in_(amphora_ids),
+                Amphora.status == READY,
+                Amphora.load_balancer_id.is_(None),
+            )
+        )
+    )
+    session.execute(
+        update(Amphora)
+        .where(Amphora.id.in_(dropped), Amphora.status == READY, Amphora.load_balancer_id.is_(None))
+        .values(status=PENDING_DELETE)
+    )
+    return dropped
