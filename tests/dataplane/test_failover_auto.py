@@ -28,7 +28,7 @@ from tests.dataplane.conftest import Site
 from tests.dataplane.hosts import Traffic, http_get, wait_for
 from tests.dataplane.lbs import LBS, amphorae, create_lb, member, namespace, settle, subnets
 from tests.dataplane.test_amphorae import holds, reloads
-from tests.dataplane.test_resilience import agents, api_site, controllers
+from tests.dataplane.test_resilience import agents, api_site, controllers, start_controller
 from tests.helpers import Api, expect
 from tests.integration.test_crash_resume import ControllerProcess
 
@@ -286,19 +286,8 @@ def holds_any(site: Site, lb_id: str, vip: str) -> bool:
 
 def controller(site: Site, instance: str, log: Path) -> ControllerProcess:
     """An ``ostia controller`` process of the site, failing amphorae over after 3 s."""
-    settings = site.settings
-    return ControllerProcess(
-        site.db,
-        log,
-        instance,
-        OSTIA_DATA_DIR=str(settings.data_dir),
-        OSTIA_NETWORKING__MODE="managed",
-        OSTIA_CONTROLLER__PROVIDER="amphora",
-        OSTIA_CONTROLLER__RETRY_INITIAL_DELAY="0.05",
-        OSTIA_DATAPLANE__PREFIX=settings.dataplane.prefix,
-        OSTIA_DATAPLANE__MANAGEMENT_CIDR=settings.dataplane.management_cidr,
-        OSTIA_DATAPLANE__AMPHORA_DIR=settings.dataplane.amphora_dir,
-        OSTIA_HEALTH__HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT),
+    return start_controller(
+        site, instance, log, OSTIA_HEALTH__HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT)
     )
 
 

@@ -100,9 +100,11 @@ def controllers(api_site: Site) -> Iterator[list[ControllerProcess]]:
         process.stop()
 
 
-def start_controller(site: Site, instance: str, log: Path) -> ControllerProcess:
+def start_controller(site: Site, instance: str, log: Path, **env: str) -> ControllerProcess:
+    """An ``ostia controller`` process of the site; ``env`` adds settings (``OSTIA_…``)."""
     settings = site.settings
     env = {
+        **env,
         "OSTIA_DATA_DIR": str(settings.data_dir),
         "OSTIA_NETWORKING__MODE": "managed",
         "OSTIA_CONTROLLER__PROVIDER": "amphora",
